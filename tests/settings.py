@@ -1,0 +1,17 @@
+"""Settings for the test suite: the portal's settings with test-only defaults.
+
+The portal's test database is PostgreSQL on the development machines and in CI
+(`make test` sets DATABASE_URL); Redis is the real local server, on its own database number.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+from portal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
