@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_PORTAL_DATABASE_SCHEMES = {"postgres", "postgresql", "sqlite"}
 
 
 def raw(name: str, default: str | None = None) -> str | None:
@@ -93,9 +94,9 @@ def url(name: str, default: str, schemes: tuple[str, ...]) -> str:
 
 def database(name: str, default: str) -> dict[str, object]:
     def parse(text: str) -> dict[str, object]:
-        config: dict[str, object] = environ.Env.db_url_config(text.strip())
-        if not config.get("ENGINE"):
+        if urlsplit(text.strip()).scheme not in _PORTAL_DATABASE_SCHEMES:
             raise ValueError(text)
+        config: dict[str, object] = environ.Env.db_url_config(text.strip())
         return config
 
     # The message never repeats the value: a database URL carries a password.
@@ -104,5 +105,6 @@ def database(name: str, default: str) -> dict[str, object]:
         return parse(default if value is None else value)
     except (ValueError, ImproperlyConfigured, KeyError):
         raise ImproperlyConfigured(
-            f"{name}: expected a database URL such as postgres://user:password@host:5432/name"
+            f"{name}: expected a postgres:// or sqlite:/// URL such as "
+            "postgres://user:password@host:5432/name"
         ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import django_stubs_ext
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from portal import env
@@ -68,7 +69,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {
+    "default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -102,6 +105,35 @@ RAILWAY_API_URL = env.url(
 
 # Staging environments
 STAGING_TTL_DAYS = env.integer("STAGING_TTL_DAYS", default=7, minimum=1)
+# Clones running at once; over a limit a run waits in the queue.
+STAGING_MAX_CLONES_PER_SITE = env.integer("STAGING_MAX_CLONES_PER_SITE", default=2, minimum=1)
+STAGING_MAX_CLONES = env.integer("STAGING_MAX_CLONES", default=4, minimum=1)
+STAGING_HEARTBEAT_SECONDS = env.integer("STAGING_HEARTBEAT_SECONDS", default=10, minimum=1)
+# A running run whose heartbeat is older than this lost its worker and is reaped.
+STAGING_STALE_AFTER_SECONDS = env.integer("STAGING_STALE_AFTER_SECONDS", default=120, minimum=5)
+STAGING_DEPLOY_TIMEOUT_SECONDS = env.integer(
+    "STAGING_DEPLOY_TIMEOUT_SECONDS", default=900, minimum=1
+)
+STAGING_HEALTH_CHECK_TIMEOUT_SECONDS = env.integer(
+    "STAGING_HEALTH_CHECK_TIMEOUT_SECONDS", default=300, minimum=1
+)
+
+# The database copy engine; a timeout of 0 scales it to the database's size.
+COPY_TIMEOUT_SECONDS = env.integer("COPY_TIMEOUT_SECONDS", default=0, minimum=0)
+COPY_ATTEMPTS = env.integer("COPY_ATTEMPTS", default=3, minimum=1)
+COPY_JOBS = env.integer("COPY_JOBS", default=2, minimum=1)
+
+# Notifications when a run ends
+SLACK_WEBHOOK_URL = env.string("SLACK_WEBHOOK_URL")
+_email = environ.Env.email_url_config(env.string("EMAIL_URL", "consolemail://"))
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "understudy@localhost")
 
 # Production hardening; `manage.py check --deploy` passes when DEBUG is off.
 if not DEBUG:
@@ -114,9 +146,19 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# JSON lines (time, level, logger, run id, step) unless LOG_FORMAT=text.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "staging.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if env.string("LOG_FORMAT", "json") == "text" else "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
 }

@@ -33,8 +33,13 @@ class RunInline(admin.TabularInline[Run, StagingEnvironment]):
     model = Run
     extra = 0
     can_delete = False
-    fields = ["operation", "status", "progress_percent", "error_code", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "operation",
+        "status",
+        "progress_percent",
+        "error_code",
+        "created_at",
+    )
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -63,8 +68,15 @@ class RunStepInline(admin.TabularInline[RunStep, Run]):
     model = RunStep
     extra = 0
     can_delete = False
-    fields = ["position", "name", "status", "started_at", "finished_at", "log", "created"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "position",
+        "name",
+        "status",
+        "started_at",
+        "finished_at",
+        "log",
+        "created",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import models
 
 from staging.models import ActorType, AuditEvent, ClientSite, StagingEnvironment, Trigger
@@ -24,7 +24,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event; the labels are copied so the event outlives its user and target."""
-    user = actor if isinstance(actor, AbstractBaseUser) else None
+    user = actor if isinstance(actor, User) else None
     site = _site_of(target)
     return AuditEvent.objects.create(
         actor_type=actor_type or (ActorType.USER if user else ActorType.SYSTEM),

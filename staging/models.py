@@ -53,6 +53,11 @@ class ClientSite(models.Model):
     staging_variables = models.JSONField(
         default=dict, blank=True, help_text="Variables set on every staging copy, e.g. mail sink."
     )
+    wordpress_reset_options = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="WordPress options emptied on staging; empty uses the default list.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -218,12 +223,16 @@ class Run(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
     def start(self) -> None:
-        if self.status != RunStatus.QUEUED:
-            raise InvalidState(f"Run {self.pk} is {self.status}, not queued.")
+        # Conditional on the stored status, so a cancel that lands meanwhile is not overwritten.
         now = timezone.now()
+        started = Run.objects.filter(pk=self.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
+        )
+        if not started:
+            self.refresh_from_db(fields=["status"])
+            raise InvalidState(f"Run {self.pk} is {self.status}, not queued.")
         self.status = RunStatus.RUNNING
         self.started_at = self.heartbeat_at = now
-        self.save(update_fields=["status", "started_at", "heartbeat_at"])
 
     def heartbeat(self) -> None:
         self.heartbeat_at = timezone.now()
@@ -244,7 +253,11 @@ class Run(models.Model):
             self.progress_percent = 100
         self.save(
             update_fields=[
-                "status", "error_code", "error_message", "finished_at", "progress_percent"
+                "status",
+                "error_code",
+                "error_message",
+                "finished_at",
+                "progress_percent",
             ]
         )
 
