@@ -107,6 +107,9 @@ class StagingEnvironment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("operate_stagingenvironment", "Can create, refresh, extend and delete staging copies"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "name"],

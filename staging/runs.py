@@ -1,0 +1,212 @@
+"""The only entry points that start or change work: admin actions, API views, commands and
+Kestra all call these. Each validates, writes the run and its audit event in one transaction,
+and enqueues the job once that transaction has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import django_rq
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from staging import audit
+from staging.errors import InvalidState, NameTaken, UnderstudyError
+from staging.models import (
+    ActorType,
+    ClientSite,
+    EnvironmentStatus,
+    Operation,
+    Run,
+    RunStatus,
+    StagingEnvironment,
+    Trigger,
+)
+from staging.names import generate_name, validate_name
+
+MAX_TTL_DAYS = 90
+
+
+class RunInProgress(UnderstudyError):
+    code = "run_in_progress"
+    http_status = 409
+
+
+class InvalidLifetime(UnderstudyError):
+    code = "invalid_lifetime"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for something, and through which door; copied onto the audit event."""
+
+    source: Trigger
+    user: User | None = None
+    kind: ActorType = ActorType.SYSTEM
+    label: str = audit.SYSTEM_ACTOR
+    ip_address: str | None = None
+
+    @classmethod
+    def for_user(cls, user: User, source: Trigger, ip_address: str | None = None) -> Actor:
+        return cls(source, user, ActorType.USER, user.get_username(), ip_address)
+
+    @classmethod
+    def system(cls, source: Trigger = Trigger.SCHEDULE) -> Actor:
+        return cls(source)
+
+
+def _audit(action: str, actor: Actor, target: object, **details: object) -> None:
+    audit.record(
+        action,
+        source=actor.source,
+        actor=actor.user,
+        actor_type=actor.kind,
+        actor_label=actor.label,
+        target=target,  # type: ignore[arg-type]
+        ip_address=actor.ip_address,
+        details=details,
+    )
+
+
+def _enqueue_on_commit(run: Run) -> None:
+    def enqueue() -> None:
+        from staging.jobs import execute_run
+
+        job = django_rq.get_queue("default").enqueue(execute_run, run.pk, job_timeout=6 * 3600)
+        Run.objects.filter(pk=run.pk).update(rq_job_id=job.id)
+
+    transaction.on_commit(enqueue)
+
+
+def _validate_ttl(ttl_days: int | None, site: ClientSite) -> int:
+    days = site.ttl_days if ttl_days is None else ttl_days
+    if not 1 <= days <= MAX_TTL_DAYS:
+        raise InvalidLifetime(f"A staging copy lives between 1 and {MAX_TTL_DAYS} days.")
+    return days
+
+
+def suggest_name(site: ClientSite) -> str:
+    taken = set(
+        site.environments.filter(status__in=EnvironmentStatus.live()).values_list("name", flat=True)
+    )
+    return generate_name(taken, timezone.localdate())
+
+
+def start_clone(
+    site: ClientSite,
+    actor: Actor,
+    *,
+    name: str | None = None,
+    ttl_days: int | None = None,
+    gdpr_acknowledged: bool = False,
+) -> Run:
+    """Create a staging environment for ``site`` and queue the clone that fills it."""
+    days = _validate_ttl(ttl_days, site)
+    chosen = validate_name(name) if name else suggest_name(site)
+    try:
+        with transaction.atomic():
+            environment = StagingEnvironment.objects.create(
+                site=site,
+                name=chosen,
+                created_by=actor.user,
+                expires_at=timezone.now() + timedelta(days=days),
+            )
+            run = Run.objects.create(
+                environment=environment,
+                operation=Operation.CLONE,
+                trigger=actor.source,
+                triggered_by=actor.user,
+            )
+            _audit(
+                "staging.clone_requested",
+                actor,
+                environment,
+                run_id=run.pk,
+                ttl_days=days,
+                gdpr_acknowledged=gdpr_acknowledged,
+            )
+            _enqueue_on_commit(run)
+    except IntegrityError:
+        raise NameTaken(
+            f"{site} already has a staging environment named '{chosen}'.",
+            details={"name": chosen},
+        ) from None
+    return run
+
+
+def _start_on_environment(
+    environment: StagingEnvironment, operation: Operation, actor: Actor, action: str
+) -> Run:
+    with transaction.atomic():
+        locked = StagingEnvironment.objects.select_for_update().get(pk=environment.pk)
+        if locked.status == EnvironmentStatus.DELETED:
+            raise InvalidState(f"{locked} has been deleted.")
+        if operation == Operation.REFRESH and locked.status not in (
+            EnvironmentStatus.READY,
+            EnvironmentStatus.FAILED,
+        ):
+            raise InvalidState(f"{locked} is {locked.get_status_display().lower()}.")
+        try:
+            with transaction.atomic():
+                run = Run.objects.create(
+                    environment=locked,
+                    operation=operation,
+                    trigger=actor.source,
+                    triggered_by=actor.user,
+                )
+        except IntegrityError:
+            raise RunInProgress(
+                f"{locked} already has a run in progress; wait for it or cancel it."
+            ) from None
+        _audit(action, actor, locked, run_id=run.pk)
+        _enqueue_on_commit(run)
+    return run
+
+
+def start_refresh(environment: StagingEnvironment, actor: Actor) -> Run:
+    """Replace the staging data with a fresh copy of production."""
+    return _start_on_environment(environment, Operation.REFRESH, actor, "staging.refresh_requested")
+
+
+def start_teardown(environment: StagingEnvironment, actor: Actor) -> Run:
+    """Delete the staging environment on Railway and mark it deleted."""
+    return _start_on_environment(
+        environment, Operation.TEARDOWN, actor, "staging.teardown_requested"
+    )
+
+
+def extend(environment: StagingEnvironment, actor: Actor, days: int = 7) -> StagingEnvironment:
+    if not 1 <= days <= MAX_TTL_DAYS:
+        raise InvalidLifetime(f"Extend by 1 to {MAX_TTL_DAYS} days.")
+    with transaction.atomic():
+        locked = StagingEnvironment.objects.select_for_update().get(pk=environment.pk)
+        previous = locked.expires_at
+        locked.extend(days)
+        _audit(
+            "staging.extended",
+            actor,
+            locked,
+            days=days,
+            previous_expires_at=previous.isoformat(),
+            expires_at=locked.expires_at.isoformat(),
+        )
+    return locked
+
+
+def cancel(run: Run, actor: Actor) -> Run:
+    """A queued run ends at once; a running one stops at its next step and rolls back."""
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.is_terminal:
+            raise InvalidState(f"Run {locked.pk} has already ended ({locked.status}).")
+        locked.cancel_requested = True
+        locked.save(update_fields=["cancel_requested"])
+        if locked.status == RunStatus.QUEUED:
+            locked.finish(RunStatus.CANCELLED, "run_cancelled", "Cancelled before it started.")
+            if locked.operation == Operation.CLONE:
+                locked.environment.mark_deleted()
+        _audit("staging.run_cancelled", actor, locked.environment, run_id=locked.pk)
+    return locked
