@@ -1,0 +1,679 @@
+"""A typed client for Railway's public GraphQL API (https://docs.railway.com/integrations/api).
+
+The steps of the pipeline call the domain methods below; nothing above this module sees HTTP,
+GraphQL or raw dicts. Every request is counted in ``calls``, because a Hobby workspace may send
+1,000 requests an hour and a clone must stay within 40.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Final
+
+import httpx
+
+from staging.railway import operations as ops
+from staging.railway.errors import (
+    RailwayConflict,
+    RailwayDeploymentFailed,
+    RailwayError,
+    RailwayNotFound,
+    RailwayProjectTokenGiven,
+    RailwayRateLimited,
+    RailwayTimeout,
+    RailwayUnauthorized,
+    RailwayUnavailable,
+)
+from staging.railway.types import (
+    DEPLOYMENT_FAILED_STATUSES,
+    DEPLOYMENT_SUCCEEDED,
+    Environment,
+    Project,
+    ProjectSummary,
+    Service,
+    ServiceDomain,
+    ServiceInstance,
+    TcpProxy,
+)
+from staging.secrets import mask_text
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE: Final = 50
+_BACKOFF_BASE: Final = 0.5
+_BACKOFF_CAP: Final = 8.0
+
+# Railway's CLI polled a background duplication this way (NOTES.md §2.2): 1 s, x1.5, capped at
+# 5 s, 40 attempts, about two minutes.
+_APPLY_FIRST_DELAY: Final = 1.0
+_APPLY_FACTOR: Final = 1.5
+_APPLY_MAX_DELAY: Final = 5.0
+_APPLY_ATTEMPTS: Final = 40
+
+_UNAUTHORIZED_MESSAGE: Final = (
+    "Railway refused the token (RAILWAY_API_TOKEN): check that it is valid and has access to "
+    "this project"
+)
+_WRONG_KIND_OF_CREDENTIAL: Final = (
+    "RAILWAY_API_TOKEN is a project token. A project token is limited to one environment and "
+    "cannot create environments: use an account or workspace token "
+    "(https://docs.railway.com/integrations/api#creating-a-token)"
+)
+
+
+class _AmbiguousFailure(RailwayUnavailable):
+    """The request may or may not have been carried out: it was sent, but no answer came back."""
+
+
+class RailwayClient:
+    """Domain methods over Railway's GraphQL API, with retries and typed errors."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        max_retry_after: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_url = api_url
+        self.calls = 0
+        self._token = token
+        self._max_retries = max_retries
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        # The token is added per request, never to the client's default headers, so that nothing
+        # that describes the httpx client can carry it.
+        self._http = httpx.Client(
+            timeout=timeout, headers={"User-Agent": "understudy", "Accept": "application/json"}
+        )
+
+    def __repr__(self) -> str:
+        return f"RailwayClient(api_url={self.api_url!r}, calls={self.calls})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RailwayClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """Projects the token can see. https://docs.railway.com/integrations/api/manage-projects"""
+        projects: list[ProjectSummary] = []
+        after: str | None = None
+        while True:
+            data = self._execute(ops.PROJECTS, "projects", {"first": PAGE_SIZE, "after": after})
+            connection = data["projects"]
+            projects += [ProjectSummary(id=n["id"], name=n["name"]) for n in _nodes(connection)]
+            after = _next_cursor(connection)
+            if after is None:
+                return projects
+
+    def get_project(self, project_id: str) -> Project:
+        """The project with its environments and services (each service's image).
+
+        https://docs.railway.com/integrations/api/manage-projects
+        """
+        environments: list[Environment] = []
+        services: list[Service] = []
+        variables: dict[str, Any] = {"id": project_id, "first": PAGE_SIZE}
+        environments_done = services_done = False
+        while True:
+            project = self._execute(ops.PROJECT, "project", variables)["project"]
+            if not environments_done:
+                environments += [
+                    Environment(id=n["id"], name=n["name"]) for n in _nodes(project["environments"])
+                ]
+                cursor = _next_cursor(project["environments"])
+                environments_done = cursor is None
+                variables["environmentsAfter"] = cursor or project["environments"]["pageInfo"].get(
+                    "endCursor"
+                )
+            if not services_done:
+                services += [_service(n) for n in _nodes(project["services"])]
+                cursor = _next_cursor(project["services"])
+                services_done = cursor is None
+                variables["servicesAfter"] = cursor or project["services"]["pageInfo"].get(
+                    "endCursor"
+                )
+            if environments_done and services_done:
+                return Project(
+                    id=project["id"],
+                    name=project["name"],
+                    environments=environments,
+                    services=services,
+                )
+
+    # -- environments -----------------------------------------------------------------------
+
+    def find_environment(self, project_id: str, name: str) -> Environment | None:
+        """The project's environment with this name, or None.
+
+        https://docs.railway.com/integrations/api/manage-environments
+        """
+        for environment in self._environments(project_id):
+            if environment.name == name:
+                return environment
+        return None
+
+    def get_environment(self, environment_id: str) -> Environment:
+        """The environment with its service instances (image, latest deployment, domains).
+
+        https://docs.railway.com/integrations/api/manage-environments#get-a-single-environment
+        """
+        instances: list[ServiceInstance] = []
+        after: str | None = None
+        while True:
+            data = self._execute(
+                ops.ENVIRONMENT,
+                "environment",
+                {"id": environment_id, "first": PAGE_SIZE, "after": after},
+            )
+            environment = data["environment"]
+            connection = environment["serviceInstances"]
+            instances += [_service_instance(n) for n in _nodes(connection)]
+            after = _next_cursor(connection)
+            if after is None:
+                return Environment(
+                    id=environment["id"], name=environment["name"], service_instances=instances
+                )
+
+    def create_environment(
+        self, project_id: str, name: str, source_environment_id: str
+    ) -> Environment:
+        """Duplicate an environment (services, configuration, variables; not data) and wait
+        until Railway has applied the copy.
+
+        Never makes two: when an attempt fails ambiguously, the environment is looked up by name
+        before the create is sent again.
+        https://docs.railway.com/integrations/api/manage-environments#create-an-environment
+        """
+        variables = {
+            "input": {
+                "projectId": project_id,
+                "name": name,
+                "sourceEnvironmentId": source_environment_id,
+                # Without background mode Railway times out duplicating anything large.
+                "applyChangesInBackground": True,
+            }
+        }
+        for attempt in range(self._max_retries + 1):
+            try:
+                data = self._execute(
+                    ops.ENVIRONMENT_CREATE, "environmentCreate", variables, idempotent=False
+                )
+                created = data["environmentCreate"]
+                environment = Environment(id=created["id"], name=created["name"])
+                break
+            except _AmbiguousFailure as exc:
+                existing = self.find_environment(project_id, name)
+                if existing is not None:
+                    logger.info(
+                        "environmentCreate: found environment %s after an unanswered create",
+                        existing.id,
+                    )
+                    environment = existing
+                    break
+                if attempt == self._max_retries:
+                    raise RailwayUnavailable(
+                        f"Railway did not confirm creating environment {name!r}: {exc.message}"
+                    ) from None
+                self._sleep(self._backoff(attempt))
+        self._wait_until_applied(environment.id)
+        return environment
+
+    def delete_environment(self, environment_id: str) -> None:
+        """Delete the environment and all its deployments; one already gone is not an error.
+
+        https://docs.railway.com/integrations/api/manage-environments#delete-an-environment
+        """
+        try:
+            self._execute(ops.ENVIRONMENT_DELETE, "environmentDelete", {"id": environment_id})
+        except RailwayNotFound:
+            logger.info("environmentDelete: environment %s was already gone", environment_id)
+
+    # -- service instances and deployments --------------------------------------------------
+
+    def get_service_instance(self, environment_id: str, service_id: str) -> ServiceInstance:
+        """The service in this environment: image, latest deployment status, domains.
+
+        https://docs.railway.com/integrations/api/manage-services
+        """
+        data = self._execute(
+            ops.SERVICE_INSTANCE,
+            "serviceInstance",
+            {"environmentId": environment_id, "serviceId": service_id},
+        )
+        return _service_instance(data["serviceInstance"])
+
+    def wait_for_deployment(
+        self,
+        environment_id: str,
+        service_id: str,
+        *,
+        timeout: float = 600.0,
+        interval: float = 2.0,
+        max_interval: float = 15.0,
+        previous_deployment_id: str | None = None,
+    ) -> ServiceInstance:
+        """Poll the service's latest deployment until it is SUCCESS (raises on FAILED/CRASHED).
+
+        The interval grows by half each time so that a slow deployment costs few requests.
+        A deployment whose id is ``previous_deployment_id`` is the one being replaced and does
+        not count. https://docs.railway.com/integrations/api/manage-deployments
+        """
+        deadline = time.monotonic() + timeout
+        delay = interval
+        while True:
+            instance = self.get_service_instance(environment_id, service_id)
+            current = (
+                previous_deployment_id is None or instance.deployment_id != previous_deployment_id
+            )
+            if current and instance.deployment_status == DEPLOYMENT_SUCCEEDED:
+                return instance
+            if current and instance.deployment_status in DEPLOYMENT_FAILED_STATUSES:
+                raise RailwayDeploymentFailed(
+                    f"The deployment of {instance.service_name} ended {instance.deployment_status}",
+                    details={"service_id": service_id, "deployment_id": instance.deployment_id},
+                )
+            if time.monotonic() + delay > deadline:
+                raise RailwayTimeout(
+                    f"{instance.service_name} was not deployed after {timeout:.0f} s "
+                    f"(last status {instance.deployment_status})",
+                    details={"service_id": service_id, "status": instance.deployment_status},
+                )
+            self._sleep(delay)
+            delay = min(delay * 1.5, max_interval)
+
+    def redeploy(self, environment_id: str, service_id: str) -> None:
+        """Redeploy the service instance (e.g. after its variables changed).
+
+        https://docs.railway.com/integrations/api/manage-deployments
+        """
+        self._execute(
+            ops.SERVICE_INSTANCE_REDEPLOY,
+            "serviceInstanceRedeploy",
+            {"environmentId": environment_id, "serviceId": service_id},
+        )
+
+    # -- variables --------------------------------------------------------------------------
+
+    def get_variables(
+        self, project_id: str, environment_id: str, service_id: str
+    ) -> dict[str, str]:
+        """The service's variables as its deployment sees them: references resolved.
+
+        https://docs.railway.com/integrations/api/manage-variables
+        """
+        data = self._execute(
+            ops.VARIABLES_FOR_SERVICE_DEPLOYMENT,
+            "variablesForServiceDeployment",
+            {"projectId": project_id, "environmentId": environment_id, "serviceId": service_id},
+        )
+        rendered = data["variablesForServiceDeployment"] or {}
+        return {name: str(value) for name, value in rendered.items() if value is not None}
+
+    def upsert_variables(
+        self,
+        project_id: str,
+        environment_id: str,
+        service_id: str,
+        variables: dict[str, str],
+        *,
+        skip_deploys: bool = False,
+    ) -> None:
+        """Set several variables in one request (one redeploy, not one per variable).
+
+        https://docs.railway.com/integrations/api/manage-variables
+        """
+        self._execute(
+            ops.VARIABLE_COLLECTION_UPSERT,
+            "variableCollectionUpsert",
+            {
+                "input": {
+                    "projectId": project_id,
+                    "environmentId": environment_id,
+                    "serviceId": service_id,
+                    "variables": variables,
+                    "skipDeploys": skip_deploys,
+                }
+            },
+        )
+
+    # -- networking -------------------------------------------------------------------------
+
+    def list_tcp_proxies(self, environment_id: str, service_id: str) -> list[TcpProxy]:
+        """The live TCP proxies of the service (public access to a database).
+
+        https://docs.railway.com/networking/tcp-proxy
+        """
+        data = self._execute(
+            ops.TCP_PROXIES,
+            "tcpProxies",
+            {"environmentId": environment_id, "serviceId": service_id},
+        )
+        return [
+            _tcp_proxy(proxy)
+            for proxy in data["tcpProxies"]
+            if proxy.get("deletedAt") is None and proxy.get("syncStatus") not in _GONE
+        ]
+
+    def create_tcp_proxy(
+        self, environment_id: str, service_id: str, application_port: int
+    ) -> TcpProxy:
+        """Give the service a public TCP proxy to ``application_port``.
+
+        After an unanswered create, an existing proxy to that port is returned instead of
+        making a second one. https://docs.railway.com/networking/tcp-proxy
+        """
+        variables = {
+            "input": {
+                "environmentId": environment_id,
+                "serviceId": service_id,
+                "applicationPort": application_port,
+            }
+        }
+        for attempt in range(self._max_retries + 1):
+            try:
+                data = self._execute(
+                    ops.TCP_PROXY_CREATE, "tcpProxyCreate", variables, idempotent=False
+                )
+                return _tcp_proxy(data["tcpProxyCreate"])
+            except _AmbiguousFailure:
+                for proxy in self.list_tcp_proxies(environment_id, service_id):
+                    if proxy.application_port == application_port:
+                        return proxy
+                if attempt == self._max_retries:
+                    raise
+                self._sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def list_service_domains(
+        self, project_id: str, environment_id: str, service_id: str
+    ) -> list[ServiceDomain]:
+        """The Railway-provided domains of the service.
+
+        https://docs.railway.com/integrations/api/manage-domains
+        """
+        data = self._execute(
+            ops.DOMAINS,
+            "domains",
+            {"projectId": project_id, "environmentId": environment_id, "serviceId": service_id},
+        )
+        return [
+            ServiceDomain(id=d["id"], domain=d["domain"]) for d in data["domains"]["serviceDomains"]
+        ]
+
+    def create_service_domain(
+        self, environment_id: str, service_id: str, target_port: int | None = None
+    ) -> ServiceDomain:
+        """Generate a Railway-provided domain for the service.
+
+        After an unanswered create, a domain the service already has is returned instead of
+        making a second one. https://docs.railway.com/integrations/api/manage-domains
+        """
+        variables: dict[str, Any] = {
+            "input": {
+                "environmentId": environment_id,
+                "serviceId": service_id,
+                "targetPort": target_port,
+            }
+        }
+        for attempt in range(self._max_retries + 1):
+            try:
+                data = self._execute(
+                    ops.SERVICE_DOMAIN_CREATE, "serviceDomainCreate", variables, idempotent=False
+                )
+                created = data["serviceDomainCreate"]
+                return ServiceDomain(id=created["id"], domain=created["domain"])
+            except _AmbiguousFailure:
+                existing = self._service_domains_of(environment_id, service_id)
+                if existing:
+                    return existing[-1]
+                if attempt == self._max_retries:
+                    raise
+                self._sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _service_domains_of(self, environment_id: str, service_id: str) -> list[ServiceDomain]:
+        data = self._execute(
+            ops.SERVICE_INSTANCE,
+            "serviceInstance",
+            {"environmentId": environment_id, "serviceId": service_id},
+        )
+        domains = data["serviceInstance"]["domains"]["serviceDomains"]
+        return [ServiceDomain(id=d["id"], domain=d["domain"]) for d in domains]
+
+    def _environments(self, project_id: str) -> Iterator[Environment]:
+        after: str | None = None
+        while True:
+            data = self._execute(
+                ops.ENVIRONMENTS,
+                "environments",
+                {"projectId": project_id, "first": PAGE_SIZE, "after": after},
+            )
+            connection = data["environments"]
+            for node in _nodes(connection):
+                yield Environment(id=node["id"], name=node["name"])
+            after = _next_cursor(connection)
+            if after is None:
+                return
+
+    def _wait_until_applied(self, environment_id: str) -> None:
+        delay = _APPLY_FIRST_DELAY
+        for _ in range(_APPLY_ATTEMPTS):
+            patch = self._execute(
+                ops.ENVIRONMENT_STAGED_CHANGES,
+                "environmentStagedChanges",
+                {"environmentId": environment_id},
+            )["environmentStagedChanges"]
+            if patch.get("lastAppliedError"):
+                raise RailwayError(
+                    f"Railway could not apply the new environment: {patch['lastAppliedError']}",
+                    details={"environment_id": environment_id},
+                )
+            if patch["status"] != "APPLYING":
+                return
+            self._sleep(delay)
+            delay = min(delay * _APPLY_FACTOR, _APPLY_MAX_DELAY)
+        raise RailwayTimeout(
+            "Railway was still applying the new environment after about two minutes",
+            details={"environment_id": environment_id},
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter keeps several workers that failed together from retrying together.
+        ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (not cryptographic)
+
+    def _execute(
+        self,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        *,
+        idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Send one operation; retry what is safe to retry; map failures to typed errors."""
+        body = {"query": document, "variables": variables, "operationName": operation}
+        request_headers = headers or {"Authorization": f"Bearer {self._token}"}
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            self.calls += 1
+            try:
+                response = self._http.post(self.api_url, json=body, headers=request_headers)
+            except httpx.ConnectError as exc:
+                # Nothing reached Railway, so even a create may be sent again.
+                failure = f"cannot connect to Railway ({type(exc).__name__})"
+                retry_ambiguous = False
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                failure = f"Railway did not answer ({type(exc).__name__})"
+                retry_ambiguous = True
+            else:
+                elapsed = time.monotonic() - started
+                logger.debug(
+                    "railway %s -> HTTP %s in %.2fs (attempt %d)",
+                    operation,
+                    response.status_code,
+                    elapsed,
+                    attempt + 1,
+                )
+                if response.status_code == 429:
+                    delay = _retry_after(response)
+                    if delay > self._max_retry_after or attempt >= self._max_retries:
+                        raise RailwayRateLimited(
+                            f"Railway's rate limit was reached ({operation}); "
+                            f"retry in {delay:.0f} s",
+                            details={"operation": operation, "retry_after": delay},
+                        )
+                    logger.warning("railway %s: rate limited, waiting %.1fs", operation, delay)
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+                if response.status_code >= 500:
+                    failure = f"Railway answered HTTP {response.status_code}"
+                    retry_ambiguous = True
+                else:
+                    return self._data(response, operation)
+            if retry_ambiguous and not idempotent:
+                logger.warning("railway %s: %s; not repeating a create blindly", operation, failure)
+                raise _AmbiguousFailure(failure, details={"operation": operation})
+            if attempt >= self._max_retries:
+                raise RailwayUnavailable(
+                    f"{failure} after {attempt + 1} attempts ({operation})",
+                    details={"operation": operation},
+                )
+            delay = self._backoff(attempt)
+            logger.warning("railway %s: %s; retrying in %.1fs", operation, failure, delay)
+            self._sleep(delay)
+            attempt += 1
+
+    def _data(self, response: httpx.Response, operation: str) -> dict[str, Any]:
+        if response.status_code in (401, 403):
+            raise self._unauthorized(operation)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise RailwayError(
+                f"Railway answered HTTP {response.status_code} without JSON ({operation}); "
+                "check RAILWAY_API_URL",
+                details={"operation": operation},
+            ) from None
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if errors:
+            message = mask_text(str(errors[0].get("message", "unknown error")), [self._token])
+            raise self._graphql_error(message, operation)
+        if response.status_code >= 400 or not isinstance(payload.get("data"), dict):
+            raise RailwayError(
+                f"Railway answered HTTP {response.status_code} without data ({operation})",
+                details={"operation": operation},
+            )
+        data: dict[str, Any] = payload["data"]
+        return data
+
+    def _graphql_error(self, message: str, operation: str) -> RailwayError:
+        lowered = message.lower()
+        details = {"operation": operation, "railway_message": message}
+        if "not authorized" in lowered or "project token not found" in lowered:
+            return self._unauthorized(operation)
+        if "unique" in lowered or "already exists" in lowered:
+            return RailwayConflict(
+                f"The name is already taken on Railway: {message}", details=details
+            )
+        if "not found" in lowered:
+            return RailwayNotFound(f"Railway: {message}", details=details)
+        if "rate limit" in lowered:
+            return RailwayRateLimited(f"Railway: {message}", details=details)
+        return RailwayError(f"Railway refused {operation}: {message}", details=details)
+
+    def _unauthorized(self, operation: str) -> RailwayUnauthorized:
+        if operation != "projectToken" and self._is_project_token():
+            return RailwayProjectTokenGiven(
+                _WRONG_KIND_OF_CREDENTIAL, details={"operation": operation}
+            )
+        return RailwayUnauthorized(_UNAUTHORIZED_MESSAGE, details={"operation": operation})
+
+    def _is_project_token(self) -> bool:
+        # Railway answers "Not Authorized" to a project token sent as a bearer token; asking who
+        # it is with the project-token header is the only way to tell the user what is wrong.
+        try:
+            data = self._execute(
+                ops.PROJECT_TOKEN,
+                "projectToken",
+                {},
+                headers={"Project-Access-Token": self._token},
+            )
+        except RailwayError:
+            return False
+        return bool(data.get("projectToken", {}).get("projectId"))
+
+
+_GONE = frozenset({"DELETED", "DELETING"})
+
+
+def _nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:
+    return [edge["node"] for edge in connection.get("edges", [])]
+
+
+def _next_cursor(connection: dict[str, Any]) -> str | None:
+    page = connection.get("pageInfo") or {}
+    cursor = page.get("endCursor")
+    return str(cursor) if page.get("hasNextPage") and cursor else None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _service(node: dict[str, Any]) -> Service:
+    image = None
+    for edge in (node.get("serviceInstances") or {}).get("edges", []):
+        image = ((edge["node"].get("source")) or {}).get("image") or image
+    return Service(id=node["id"], name=node["name"], image=image)
+
+
+def _service_instance(node: dict[str, Any]) -> ServiceInstance:
+    deployment = node.get("latestDeployment") or {}
+    domains = node.get("domains") or {}
+    return ServiceInstance(
+        service_id=node["serviceId"],
+        service_name=node["serviceName"],
+        environment_id=node["environmentId"],
+        image=(node.get("source") or {}).get("image"),
+        deployment_status=deployment.get("status"),
+        domains=[d["domain"] for d in domains.get("serviceDomains", [])]
+        + [d["domain"] for d in domains.get("customDomains", [])],
+        deployment_id=deployment.get("id"),
+    )
+
+
+def _tcp_proxy(proxy: dict[str, Any]) -> TcpProxy:
+    return TcpProxy(
+        id=proxy["id"],
+        domain=proxy["domain"],
+        proxy_port=int(proxy["proxyPort"]),
+        application_port=int(proxy["applicationPort"]),
+    )
