@@ -1,0 +1,824 @@
+"""MySQL and MariaDB: one consistent dump stream, loaded on several connections in parallel.
+
+The method ("parallel-load"), chosen by measurement (docs/performance.md):
+
+1. the schema (tables, views, routines, events; no triggers yet) is dumped and loaded first;
+2. one ``mysqldump``/``mariadb-dump --single-transaction --quick`` stream carries all the rows
+   from one InnoDB snapshot (several dumps in parallel would each see another instant, and
+   the ``FLUSH TABLES WITH READ LOCK`` that makes them agree is not granted to Railway's
+   users); this process cuts the stream at statement boundaries into batches of a few MB and
+   feeds them to ``jobs`` loader clients in parallel, with foreign-key and unique checks off
+   and one commit per batch. The load is the slow side, so that is where the parallelism goes;
+   the queue between them is bounded, so memory stays flat;
+3. triggers are created after the data, so that they do not fire on the copied rows;
+4. the rows of every table are counted in the stream as they pass and compared with
+   ``count(*)`` on the target; AUTO_INCREMENT counters must not be behind the source's.
+
+Passwords reach the client tools through an option file readable only by this user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import IO, Any
+
+import pymysql
+import pymysql.cursors
+
+from staging.dbcopy.attempt import Attempt, is_transient, kill_group
+from staging.dbcopy.errors import (
+    CopyError,
+    CopyToolIncompatible,
+    CopyToolMissing,
+    CopyVerificationFailed,
+    SourceUnreachable,
+    TargetIsSource,
+    TargetUnreachable,
+    TransientCopyError,
+)
+from staging.dbcopy.reports import PreflightReport
+from staging.dbcopy.urls import DatabaseUrl
+from staging.secrets import mask_text
+
+logger = logging.getLogger("staging.dbcopy")
+
+BATCH_BYTES = 4 * 1024 * 1024
+READ_BYTES = 1 << 20
+_INSERT = re.compile(rb"INSERT INTO `((?:[^`]|``)+)` VALUES")
+_STRING = re.compile(rb"'[^'\\]*(?:\\.[^'\\]*)*'")
+_CREATE_TABLE = re.compile(rb"CREATE TABLE `((?:[^`]|``)+)` \(\n")
+_DEFINER = re.compile(rb"DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
+_SYSTEM_SCHEMAS = {"mysql", "information_schema", "performance_schema", "sys"}
+
+
+class MysqlEngine:
+    method = "parallel-load"
+
+    def __init__(self, source: DatabaseUrl, target: DatabaseUrl, *, jobs: int) -> None:
+        self.source = source
+        self.target = target
+        self.jobs = max(1, jobs)
+        self.secrets = tuple(s for s in (source.password, target.password) if s)
+        self.dump_tool = "mariadb-dump"
+        self.client_tool = "mariadb"
+        self.engine_name = "mariadb"
+        self.sql_log_bin = False
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self, url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
+        ssl: dict[str, Any] | None = None
+        mode = (url.param("ssl-mode") or url.param("sslmode") or url.param("ssl") or "").lower()
+        if mode in {"required", "require", "verify_ca", "verify-ca", "verify_identity", "true"}:
+            ssl = {"ssl": {}}
+        return pymysql.connect(
+            host=url.host,
+            port=url.port,
+            user=url.user,
+            password=url.password,
+            database=url.database,
+            connect_timeout=10,
+            autocommit=True,
+            charset="utf8mb4",
+            **(ssl or {}),
+        )
+
+    def _connect_or_raise(
+        self, url: DatabaseUrl, error: type[CopyError], role: str
+    ) -> pymysql.connections.Connection[Any]:
+        try:
+            return self._connect(url)
+        except pymysql.Error as exc:
+            raise error(
+                f"Cannot connect to the {role} database {url}: {self._mask(str(exc))}",
+                details={"url": url.masked},
+            ) from None
+
+    def _mask(self, text: str) -> str:
+        return mask_text(text, self.secrets)
+
+    # -- preflight ---------------------------------------------------------------------------
+
+    def preflight(self, *, with_target: bool = True) -> PreflightReport:
+        source = self._connect_or_raise(self.source, SourceUnreachable, "source")
+        try:
+            with source.cursor() as cur:
+                cur.execute("SELECT VERSION(), @@version_comment")
+                version, comment = cur.fetchone() or ("", "")
+                cur.execute(
+                    "SELECT COALESCE(SUM(data_length + index_length), 0) "
+                    "FROM information_schema.TABLES WHERE table_schema = DATABASE()"
+                )
+                size = int((cur.fetchone() or (0,))[0])
+            server_is_mariadb = "mariadb" in f"{version} {comment}".lower()
+            self.engine_name = "mariadb" if server_is_mariadb else "mysql"
+            client_version = self._pick_tools(str(version), server_is_mariadb)
+            if with_target:
+                target = self._connect_or_raise(self.target, TargetUnreachable, "target")
+                try:
+                    self._refuse_same_database(source, target)
+                finally:
+                    target.close()
+        finally:
+            source.close()
+        return PreflightReport(
+            engine=self.engine_name,
+            source_size_bytes=size,
+            server_version=str(version),
+            client_version=client_version,
+        )
+
+    def _pick_tools(self, server_version: str, server_is_mariadb: bool) -> str:
+        """The dump and client tools that suit the server, or an error naming what to install.
+
+        MariaDB's dump tool against a MySQL 8/9 server fails on ``COLUMN_STATISTICS`` and
+        mishandles newer collations and invisible columns; Oracle's mysqldump is the right
+        tool there, and MariaDB's for MariaDB.
+        """
+        candidates = (
+            [("mariadb-dump", "mariadb"), ("mysqldump", "mysql")]
+            if server_is_mariadb
+            else [("mysqldump", "mysql"), ("mariadb-dump", "mariadb")]
+        )
+        found = [(d, c) for d, c in candidates if shutil.which(d) and shutil.which(c)]
+        package = (
+            "mariadb-client" if server_is_mariadb else "mysql-client (Oracle MySQL 8.0 or later)"
+        )
+        if not found:
+            raise CopyToolMissing(
+                f"Neither mysqldump nor mariadb-dump (with its client) is installed: install "
+                f"{package}.",
+                details={"install": package},
+            )
+        dump, client = found[0]
+        output = subprocess.run(
+            [dump, "--version"], capture_output=True, text=True, check=False, timeout=30
+        ).stdout.strip()
+        leading = re.match(r"\d+", server_version)
+        major = int(leading.group(0)) if leading else 0
+        if not server_is_mariadb and major >= 8 and "mariadb" in output.lower():
+            raise CopyToolIncompatible(
+                f"{dump} is MariaDB's dump tool ({output}); it is not compatible with the MySQL "
+                f"{server_version} server: install mysql-client (Oracle MySQL {major}).",
+                details={"client_version": output, "server_version": server_version},
+            )
+        self.dump_tool, self.client_tool = dump, client
+        return output
+
+    def _refuse_same_database(
+        self,
+        source: pymysql.connections.Connection[Any],
+        target: pymysql.connections.Connection[Any],
+    ) -> None:
+        """Ask the servers: a named lock held on the source is seen from the target's server.
+
+        Named locks are server-wide, so the target session sees the source session's lock
+        exactly when both URLs reach the same server, whatever they look like. Taking a named
+        lock writes nothing.
+        """
+        name = "understudy-dbcopy-" + os.urandom(8).hex()
+        with source.cursor() as src, target.cursor() as tgt:
+            src.execute("SELECT GET_LOCK(%s, 5)", (name,))
+            try:
+                tgt.execute("SELECT IS_FREE_LOCK(%s)", (name,))
+                free = (tgt.fetchone() or (1,))[0]
+            finally:
+                src.execute("SELECT RELEASE_LOCK(%s)", (name,))
+            if free:
+                return
+            src.execute("SELECT DATABASE(), @@lower_case_table_names")
+            source_db, lower = src.fetchone() or ("", 0)
+            tgt.execute("SELECT DATABASE()")
+            target_db = (tgt.fetchone() or ("",))[0]
+        same = source_db == target_db or (bool(lower) and source_db.lower() == target_db.lower())
+        if same:
+            raise TargetIsSource(
+                f"The target {self.target} is the source database {self.source}: refusing to copy.",
+                details={"source": self.source.masked, "target": self.target.masked},
+            )
+
+    # -- the copy ----------------------------------------------------------------------------
+
+    def estimate_bytes(self) -> int:
+        conn = self._connect(self.source)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT COALESCE(SUM(data_length), 0) FROM information_schema.TABLES "
+                    "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+                )
+                return int((cur.fetchone() or (0,))[0])
+        finally:
+            conn.close()
+
+    def copy(self, attempt: Attempt) -> tuple[dict[str, int], int]:
+        with self._option_files() as (source_options, target_options):
+            attempt.enter("schema")
+            deferred: dict[str, tuple[list[str], list[str]]] = {}
+            auto_increments = self._clean_target(attempt)
+            self._pipe_schema(
+                attempt,
+                source_options,
+                target_options,
+                ["--no-data", "--skip-triggers", "--routines", "--events"],
+                "schema",
+                defer_keys=deferred,
+            )
+            attempt.enter("data")
+            counts = self._copy_data(attempt, source_options, target_options)
+            attempt.enter("indexes")
+            self._add_keys(attempt, deferred)
+            self._pipe_schema(
+                attempt,
+                source_options,
+                target_options,
+                ["--no-data", "--no-create-info", "--triggers", "--skip-routines", "--skip-events"],
+                "triggers",
+            )
+            attempt.enter("verify")
+            self._verify(attempt, counts, auto_increments)
+        return counts, attempt.bytes_copied
+
+    @contextlib.contextmanager
+    def _option_files(self) -> Iterator[tuple[str, str]]:
+        """Option files (mode 0600) that carry the credentials, so ``ps`` never shows them."""
+        with tempfile.TemporaryDirectory(prefix="understudy-dbcopy-") as workdir:
+            paths = []
+            for role, url in (("source", self.source), ("target", self.target)):
+                path = os.path.join(workdir, f"{role}.cnf")
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(_option_file(url))
+                paths.append(path)
+            yield paths[0], paths[1]
+
+    def _dump_command(self, options_file: str, extra: list[str]) -> list[str]:
+        return [
+            self.dump_tool,
+            f"--defaults-extra-file={options_file}",
+            "--single-transaction",
+            "--skip-lock-tables",
+            "--no-tablespaces",
+            "--default-character-set=utf8mb4",
+            *extra,
+            "--",
+            self.source.database,
+        ]
+
+    def _client_command(self, options_file: str) -> list[str]:
+        return [
+            self.client_tool,
+            f"--defaults-extra-file={options_file}",
+            "--default-character-set=utf8mb4",
+            "--batch",
+            # A silent reconnect would carry on without the session settings (checks off,
+            # time zone, character set): a lost connection must fail the attempt instead.
+            "--skip-reconnect",
+            f"--max-allowed-packet={256 * 1024 * 1024}",
+            "--database",
+            self.target.database,
+        ]
+
+    def _env(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
+
+    def _clean_target(self, attempt: Attempt) -> dict[str, int]:
+        """Drop every object in the target database (keeping it) and read the source counters.
+
+        Railway's user may not be allowed to drop and create databases, hence object by object.
+        """
+        try:
+            conn = self._connect(self.target)
+        except pymysql.Error as exc:
+            raise TransientCopyError(
+                f"Cannot connect to {self.target}: {self._mask(str(exc))}"
+            ) from None
+        try:
+            with attempt.cancelling(lambda: _kill_query(self, conn)), conn.cursor() as cur:
+                cur.execute("SET SESSION foreign_key_checks = 0")
+                db = self.target.database
+                cur.execute(
+                    "SELECT table_name, table_type FROM information_schema.TABLES "
+                    "WHERE table_schema = %s",
+                    (db,),
+                )
+                objects = list(cur.fetchall())
+                for name, kind in sorted(objects, key=lambda row: row[1] != "VIEW"):
+                    keyword = "VIEW" if kind == "VIEW" else "TABLE"
+                    cur.execute(f"DROP {keyword} IF EXISTS {_ident(name)}")
+                cur.execute(
+                    "SELECT routine_name, routine_type FROM information_schema.ROUTINES "
+                    "WHERE routine_schema = %s",
+                    (db,),
+                )
+                for name, kind in list(cur.fetchall()):
+                    cur.execute(f"DROP {kind} IF EXISTS {_ident(name)}")
+                cur.execute(
+                    "SELECT event_name FROM information_schema.EVENTS WHERE event_schema = %s",
+                    (db,),
+                )
+                for (name,) in list(cur.fetchall()):
+                    cur.execute(f"DROP EVENT IF EXISTS {_ident(name)}")
+                try:
+                    cur.execute("SET SESSION sql_log_bin = 0")
+                    self.sql_log_bin = True
+                except pymysql.Error:
+                    self.sql_log_bin = False
+        except pymysql.Error as exc:
+            raise self._error(exc, "cleaning the target") from None
+        finally:
+            conn.close()
+        return self._auto_increments(self.source)
+
+    def _auto_increments(self, url: DatabaseUrl) -> dict[str, int]:
+        conn = self._connect(url)
+        try:
+            with conn.cursor() as cur:
+                with contextlib.suppress(pymysql.Error):
+                    # MySQL 8 caches these statistics for a day unless told otherwise.
+                    cur.execute("SET SESSION information_schema_stats_expiry = 0")
+                cur.execute(
+                    "SELECT table_name, auto_increment FROM information_schema.TABLES "
+                    "WHERE table_schema = DATABASE() AND auto_increment IS NOT NULL"
+                )
+                return {str(name): int(value) for name, value in cur.fetchall()}
+        finally:
+            conn.close()
+
+    def _pipe_schema(
+        self,
+        attempt: Attempt,
+        source_options: str,
+        target_options: str,
+        extra: list[str],
+        what: str,
+        defer_keys: dict[str, tuple[list[str], list[str]]] | None = None,
+    ) -> None:
+        """Dump a part of the schema and load it, without the source's DEFINER accounts.
+
+        The staging server's user may not exist on production's server (or lack the right to
+        act as another account), so definers are dropped and objects belong to our user.
+        """
+        dump_cmd = self._dump_command(source_options, ["--skip-comments", *extra])
+        with (
+            attempt.spawn(dump_cmd, env=self._env(), stdout=subprocess.PIPE) as dump,
+            attempt.spawn(
+                self._client_command(target_options), env=self._env(), stdin=subprocess.PIPE
+            ) as load,
+        ):
+            assert dump.stdout is not None and load.stdin is not None
+            deferring = _KeyDeferrer() if defer_keys is not None else None
+            try:
+                for line in dump.stdout:
+                    line = _DEFINER.sub(b"", line)
+                    if deferring is not None:
+                        line = deferring.feed(line)
+                    if line:
+                        load.stdin.write(line)
+                load.stdin.close()
+            except BrokenPipeError:
+                pass
+            dump_err = _drain(dump.stderr)
+            load_err = _drain(load.stderr)
+            dump.wait()
+            load.wait()
+        attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} ({what})")
+        attempt.raise_for(load.returncode, load_err, what=f"{self.client_tool} ({what})")
+        if deferring is not None and defer_keys is not None:
+            defer_keys.update(deferring.deferred)
+
+    def _add_keys(self, attempt: Attempt, deferred: dict[str, tuple[list[str], list[str]]]) -> None:
+        """Build the secondary keys, then the foreign keys, table by table on ``jobs`` sessions.
+
+        Sorted index builds after the load beat maintaining every index row by row during it.
+        Foreign keys come last (they need their keys) and are not re-validated: the rows come
+        from a consistent snapshot of a database that enforced them.
+        """
+        for position in (0, 1):
+            work: queue.Queue[tuple[str, list[str]]] = queue.Queue()
+            for table, parts in deferred.items():
+                if parts[position]:
+                    work.put((table, parts[position]))
+            errors: list[BaseException] = []
+
+            def build(
+                conn: pymysql.connections.Connection[Any],
+                work: queue.Queue[tuple[str, list[str]]] = work,
+                errors: list[BaseException] = errors,
+            ) -> None:
+                try:
+                    with attempt.cancelling(lambda: _kill_query(self, conn)), conn.cursor() as cur:
+                        cur.execute("SET SESSION foreign_key_checks = 0")
+                        while not errors:
+                            attempt.check()
+                            try:
+                                table, clauses = work.get_nowait()
+                            except queue.Empty:
+                                return
+                            adds = ", ".join(f"ADD {clause}" for clause in clauses)
+                            cur.execute(f"ALTER TABLE {_ident(table)} {adds}")
+                except BaseException as exc:
+                    errors.append(exc)
+
+            if work.empty():
+                continue
+            try:
+                conns = [self._connect(self.target) for _ in range(min(self.jobs, work.qsize()))]
+            except pymysql.Error as exc:
+                raise self._error(exc, "building indexes") from None
+            try:
+                threads = [threading.Thread(target=build, args=(c,), daemon=True) for c in conns]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            finally:
+                for conn in conns:
+                    conn.close()
+            attempt.check()
+            if errors:
+                first = errors[0]
+                if isinstance(first, pymysql.Error):
+                    raise self._error(first, "building indexes") from None
+                raise first
+
+    def _copy_data(
+        self, attempt: Attempt, source_options: str, target_options: str
+    ) -> dict[str, int]:
+        dump_cmd = self._dump_command(
+            source_options,
+            [
+                "--no-create-info",
+                "--skip-triggers",
+                "--quick",
+                "--extended-insert",
+                "--skip-add-locks",
+                "--skip-disable-keys",
+                "--hex-blob",
+                "--skip-comments",
+                f"--net-buffer-length={1024 * 1024}",
+            ],
+        )
+        batches: queue.Queue[bytes | None] = queue.Queue(maxsize=self.jobs * 2)
+        counts: dict[str, int] = {}
+        loaders: list[subprocess.Popen[bytes]] = []
+        failures: list[BaseException] = []
+        with contextlib.ExitStack() as stack:
+            dump = stack.enter_context(
+                attempt.spawn(dump_cmd, env=self._env(), stdout=subprocess.PIPE)
+            )
+            assert dump.stdout is not None
+            for _ in range(self.jobs):
+                loaders.append(
+                    stack.enter_context(
+                        attempt.spawn(
+                            self._client_command(target_options),
+                            env=self._env(),
+                            stdin=subprocess.PIPE,
+                        )
+                    )
+                )
+            header = self._read_header(dump.stdout)
+            prelude = (
+                header
+                + b"SET SESSION foreign_key_checks = 0, unique_checks = 0, autocommit = 0;\n"
+                + (b"SET SESSION sql_log_bin = 0;\n" if self.sql_log_bin else b"")
+            )
+            feeders = [
+                threading.Thread(
+                    target=_feed,
+                    args=(loader, prelude, batches, failures, loaders),
+                    name=f"dbcopy-load-{i}",
+                    daemon=True,
+                )
+                for i, loader in enumerate(loaders)
+            ]
+            for feeder in feeders:
+                feeder.start()
+            try:
+                self._split(attempt, dump.stdout, header, batches, counts, failures)
+            finally:
+                for _ in feeders:
+                    _put(batches, None, failures, attempt)
+                for feeder in feeders:
+                    feeder.join()
+            if failures:
+                # Nobody reads the dump any more: it would block on its full pipe for ever.
+                kill_group(dump)
+            dump_err = _drain(dump.stderr)
+            dump.wait()
+            loader_errs = [_drain(loader.stderr) for loader in loaders]
+            for loader in loaders:
+                loader.wait()
+        # The loader that failed first speaks; the ones stopped because of it died silently.
+        outcomes = sorted(zip(loaders, loader_errs, strict=True), key=lambda pair: not pair[1])
+        for loader, err in outcomes:
+            attempt.raise_for(loader.returncode or 0, err, what=f"{self.client_tool} (data)")
+        if failures:
+            raise CopyError(f"Loading the data failed: {self._mask(str(failures[0]))}")
+        attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} (data)")
+        return counts
+
+    def _read_header(self, stream: IO[bytes]) -> bytes:
+        """The session settings the dump starts with; every loader needs them."""
+        self._pending = b""
+        header = b""
+        while True:
+            chunk = stream.read1(READ_BYTES)  # type: ignore[attr-defined]
+            if not chunk:
+                return header + self._pending
+            self._pending += chunk
+            position = self._pending.find(b"INSERT INTO `")
+            if position >= 0:
+                start = self._pending.rfind(b"\n", 0, position) + 1
+                header += self._pending[:start]
+                self._pending = self._pending[start:]
+                return header
+            cut = self._pending.rfind(b"\n") + 1
+            header += self._pending[:cut]
+            self._pending = self._pending[cut:]
+
+    def _split(
+        self,
+        attempt: Attempt,
+        stream: IO[bytes],
+        header: bytes,
+        batches: queue.Queue[bytes | None],
+        counts: dict[str, int],
+        failures: list[BaseException],
+    ) -> None:
+        """Cut the stream after complete statements into batches; count rows on the way.
+
+        Rows are escaped onto one line each (newlines inside values are written ``\\n``), so
+        a line that ends with ``;`` ends a statement.
+        """
+        buffer = self._pending
+        batch: list[bytes] = []
+        batch_size = 0
+        rows_in_batch = 0
+        eof = False
+        while not eof:
+            attempt.check()
+            if failures:
+                return
+            chunk = stream.read1(READ_BYTES)  # type: ignore[attr-defined]
+            if chunk:
+                buffer += chunk
+                end = buffer.rfind(b";\n") + 2
+                if end < 2:
+                    continue
+                complete, buffer = buffer[:end], buffer[end:]
+            else:
+                eof = True
+                complete, buffer = buffer, b""
+            for statement in complete.split(b";\n"):
+                match = _INSERT.search(statement, 0, 4096)
+                if match is None:
+                    continue
+                table = match.group(1).replace(b"``", b"`").decode("utf-8")
+                rows = _count_rows(statement, match.end())
+                counts[table] = counts.get(table, 0) + rows
+                rows_in_batch += rows
+                batch.append(statement[match.start() :])
+                batch.append(b";\n")
+                batch_size += len(statement) + 2
+                if batch_size >= BATCH_BYTES:
+                    _put(batches, b"".join(batch), failures, attempt)
+                    attempt.add(bytes_copied=batch_size, rows=rows_in_batch)
+                    batch, batch_size, rows_in_batch = [], 0, 0
+        if batch:
+            _put(batches, b"".join(batch), failures, attempt)
+            attempt.add(bytes_copied=batch_size, rows=rows_in_batch)
+
+    def _verify(
+        self, attempt: Attempt, source_counts: dict[str, int], auto_increments: dict[str, int]
+    ) -> None:
+        conn = self._connect(self.target)
+        try:
+            with attempt.cancelling(lambda: _kill_query(self, conn)), conn.cursor() as cur:
+                cur.execute(
+                    "SELECT table_name FROM information_schema.TABLES "
+                    "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+                )
+                tables = [str(row[0]) for row in cur.fetchall()]
+                target_counts: dict[str, int] = {}
+                for table in tables:
+                    attempt.check()
+                    cur.execute(f"SELECT COUNT(*) FROM {_ident(table)}")  # noqa: S608 - quoted name
+                    target_counts[table] = int((cur.fetchone() or (0,))[0])
+        except pymysql.Error as exc:
+            raise self._error(exc, "verifying the copy") from None
+        finally:
+            conn.close()
+        for table in tables:
+            source_counts.setdefault(table, 0)
+        mismatched = {
+            table: {"source": count, "target": target_counts.get(table)}
+            for table, count in source_counts.items()
+            if target_counts.get(table) != count
+        }
+        target_increments = self._auto_increments(self.target)
+        behind = {
+            table: {"source": value, "target": target_increments.get(table)}
+            for table, value in auto_increments.items()
+            if table in target_increments and target_increments[table] < value
+        }
+        if mismatched or behind:
+            raise CopyVerificationFailed(
+                f"The copy in {self.target} does not match the source: {len(mismatched)} "
+                f"table(s) differ and {len(behind)} AUTO_INCREMENT counter(s) are behind.",
+                details={"tables": mismatched, "auto_increment": behind},
+            )
+
+    def _error(self, exc: pymysql.Error, doing: str) -> CopyError:
+        message = self._mask(str(exc))
+        transient = isinstance(exc, pymysql.OperationalError) and is_transient(
+            f"error {exc.args[0] if exc.args else ''} {message}"
+        )
+        if (
+            isinstance(exc, pymysql.OperationalError)
+            and exc.args
+            and exc.args[0]
+            in {
+                2003,
+                2006,
+                2013,
+                1927,
+                1053,
+            }
+        ):
+            transient = True
+        return (TransientCopyError if transient else CopyError)(
+            f"The database failed while {doing}: {message}"
+        )
+
+
+class _KeyDeferrer:
+    """Takes secondary and foreign keys out of each CREATE TABLE, to be added after the data.
+
+    ``SHOW CREATE TABLE`` (which both dump tools print) puts every column and key on a line of
+    its own. Kept in place: the primary key; FULLTEXT and SPATIAL keys (adding the first one
+    later rebuilds the table); and every unique key of a table without a primary key (InnoDB
+    clusters such a table on it).
+    """
+
+    def __init__(self) -> None:
+        self.deferred: dict[str, tuple[list[str], list[str]]] = {}
+        self._table: str | None = None
+        self._lines: list[bytes] = []
+
+    def feed(self, line: bytes) -> bytes:
+        if self._table is None:
+            match = _CREATE_TABLE.match(line)
+            if match is None:
+                return line
+            self._table = match.group(1).replace(b"``", b"`").decode("utf-8")
+            self._lines = [line]
+            return b""
+        if not line.startswith(b")"):
+            self._lines.append(line)
+            return b""
+        table, head, body = self._table, self._lines[0], self._lines[1:]
+        self._table, self._lines = None, []
+        has_primary = any(item.lstrip().startswith(b"PRIMARY KEY") for item in body)
+        kept: list[bytes] = []
+        keys: list[str] = []
+        foreign: list[str] = []
+        for item in body:
+            text = item.strip().rstrip(b",")
+            if text.startswith(b"CONSTRAINT") and b" FOREIGN KEY " in text:
+                foreign.append(text.decode("utf-8"))
+            elif text.startswith(b"KEY ") or (has_primary and text.startswith(b"UNIQUE KEY ")):
+                keys.append(text.decode("utf-8"))
+            else:
+                kept.append(b"  " + text)
+        if keys or foreign:
+            self.deferred[table] = (keys, foreign)
+        return head + b",\n".join(kept) + b"\n" + line
+
+
+def _count_rows(statement: bytes, values_start: int) -> int:
+    """Rows in one extended INSERT, exactly.
+
+    MariaDB writes one row per line; MySQL writes the whole statement on one line, where the
+    row separator ``),(`` may also appear inside a quoted value, so quoted values are skipped.
+    """
+    if statement.startswith(b"\n", values_start):
+        return statement.count(b"\n(", values_start)
+    values = _STRING.sub(b"''", statement[values_start:])
+    return values.count(b"),(") + 1
+
+
+def _put(
+    batches: queue.Queue[bytes | None],
+    item: bytes | None,
+    failures: list[BaseException],
+    attempt: Attempt,
+) -> None:
+    while True:
+        try:
+            batches.put(item, timeout=0.5)
+            return
+        except queue.Full:
+            if failures or attempt.aborted:
+                return
+
+
+def _feed(
+    loader: subprocess.Popen[bytes],
+    prelude: bytes,
+    batches: queue.Queue[bytes | None],
+    failures: list[BaseException],
+    loaders: list[subprocess.Popen[bytes]],
+) -> None:
+    assert loader.stdin is not None
+    try:
+        _write(loader, prelude, failures)
+        while True:
+            try:
+                batch = batches.get(timeout=0.5)
+            except queue.Empty:
+                if failures:
+                    break
+                continue
+            if batch is None:
+                break
+            _write(loader, batch + b"COMMIT;\n", failures)
+        loader.stdin.close()
+    except (BrokenPipeError, OSError) as exc:
+        # The loader died: its own error message (read by the caller) says why. The other
+        # loaders are stopped too, or one of them could stay blocked on a lock of the dead
+        # session and hold its feeder in a pipe write for ever.
+        failures.append(exc)
+        with contextlib.suppress(OSError):
+            loader.stdin.close()
+        for other in loaders:
+            if other is not loader:
+                kill_group(other)
+
+
+def _write(loader: subprocess.Popen[bytes], data: bytes, failures: list[BaseException]) -> None:
+    """Write without ever blocking for good: a pipe write can outlive its reader's usefulness
+    (a loader stuck behind a dead session's locks), so the loader and the others are
+    checked between writes."""
+    assert loader.stdin is not None
+    fd = loader.stdin.fileno()
+    view = memoryview(data)
+    while view:
+        _, writable, _ = select.select([], [fd], [], 0.5)
+        if loader.poll() is not None:
+            raise BrokenPipeError(f"the loader exited with code {loader.returncode}")
+        if failures:
+            raise BrokenPipeError("another loader failed")
+        if writable:
+            written = os.write(fd, view[: 1 << 16])
+            view = view[written:]
+
+
+def _drain(stream: IO[bytes] | None) -> bytes:
+    if stream is None:
+        return b""
+    with contextlib.suppress(OSError, ValueError):
+        return stream.read()
+    return b""
+
+
+def _kill_query(engine: MysqlEngine, conn: pymysql.connections.Connection[Any]) -> None:
+    """Stop the query a connection is running, from another connection."""
+    killer = engine._connect(engine.target)
+    try:
+        with killer.cursor() as cur:
+            cur.execute(f"KILL QUERY {int(conn.thread_id())}")  # type: ignore[no-untyped-call]
+    finally:
+        killer.close()
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _option_file(url: DatabaseUrl) -> str:
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [
+        "[client]",
+        f"host={quoted(url.host)}",
+        f"port={url.port}",
+        f"user={quoted(url.user)}",
+        f"password={quoted(url.password)}",
+    ]
+    mode = (url.param("ssl-mode") or url.param("sslmode") or url.param("ssl") or "").lower()
+    if mode in {"required", "require", "verify_ca", "verify-ca", "verify_identity", "true"}:
+        lines.append("ssl")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,215 @@
+"""Copying PostgreSQL databases on the real local server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+import pytest
+
+from staging.dbcopy import (
+    CopyCancelled,
+    CopyProgress,
+    CopyTimeout,
+    TargetIsSource,
+    copy_database,
+    preflight,
+)
+from staging.dbcopy import engine as engine_module
+from tests.fixtures_dbcopy import Database, Sampler, copy_tool_processes
+
+SNAPSHOT_QUERIES = {
+    "counts": "SELECT (SELECT count(*) FROM authors), (SELECT count(*) FROM posts),"
+    " (SELECT count(*) FROM comments)",
+    "checksum": "SELECT md5(string_agg(p::text, '|' ORDER BY id)) FROM posts p",
+    "indexes": "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes"
+    " WHERE schemaname = 'public'",
+    "constraints": "SELECT string_agg(conname || ':' || contype::text, ',' ORDER BY conname)"
+    " FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
+    "sequences": "SELECT string_agg(sequencename || '=' || coalesce(last_value, 0), ','"
+    " ORDER BY sequencename) FROM pg_sequences",
+    "view": "SELECT count(*) FROM published",
+    "function": "SELECT post_count(3)",
+    "gin": "SELECT count(*) FROM posts WHERE attributes @> '{\"views\": 7}'",
+}
+
+
+def snapshot(database: Database) -> dict[str, object]:
+    with psycopg.connect(database.url) as conn:
+        return {name: conn.execute(query).fetchone() for name, query in SNAPSHOT_QUERIES.items()}
+
+
+def tables_of(database: Database) -> set[str]:
+    with psycopg.connect(database.url) as conn:
+        rows = conn.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_tables"
+            " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def test_a_copy_is_exact(pg_source: Database, pg_target: Database) -> None:
+    report = copy_database(pg_source.url, pg_target.url)
+
+    assert snapshot(pg_target) == snapshot(pg_source)
+    assert report.engine == "postgres"
+    assert report.method == "parallel-copy"
+    assert report.attempts == 1
+    assert report.row_counts == {
+        "public.authors": 50,
+        "public.posts": 2000,
+        "public.comments": 4000,
+    }
+    assert report.bytes_copied > 0
+
+
+def test_the_target_is_cleaned_of_what_it_held_before(
+    pg_source: Database, pg_target: Database
+) -> None:
+    copy_database(pg_source.url, pg_target.url)
+
+    assert tables_of(pg_target) == {"public.authors", "public.posts", "public.comments"}
+
+
+def test_copying_twice_into_the_same_target_gives_the_same_result(
+    pg_source: Database, pg_target: Database
+) -> None:
+    copy_database(pg_source.url, pg_target.url)
+    copy_database(pg_source.url, pg_target.url)
+
+    assert snapshot(pg_target) == snapshot(pg_source)
+
+
+def test_progress_is_reported_through_every_phase_and_ends_at_100_percent(
+    pg_source: Database, pg_target: Database
+) -> None:
+    seen: list[CopyProgress] = []
+
+    copy_database(pg_source.url, pg_target.url, progress=seen.append)
+
+    phases = [p.phase for p in seen]
+    assert sorted(set(phases), key=phases.index) == ["schema", "data", "indexes", "verify"]
+    assert seen[-1].percent == 100
+    assert seen[-1].rows_copied == 6050
+    assert all(0 <= p.percent <= 100 for p in seen)
+    assert [p.percent for p in seen] == sorted(p.percent for p in seen)
+
+
+def test_it_refuses_to_copy_a_database_onto_itself(pg_source: Database) -> None:
+    same_through_localhost = pg_source.url.replace("127.0.0.1", "localhost")
+
+    with pytest.raises(TargetIsSource) as error:
+        copy_database(pg_source.url, same_through_localhost)
+
+    assert error.value.code == "target_is_source"
+    assert pg_source.password not in str(error.value)
+
+
+def test_the_servers_are_asked_even_when_the_urls_look_like_two_databases(
+    pg_source: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "refuse_same_address", lambda source, target: None)
+
+    with pytest.raises(TargetIsSource):
+        preflight(pg_source.url, pg_source.url.replace("127.0.0.1", "localhost"))
+
+
+def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
+    pg_source: Database, pg_target: Database
+) -> None:
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_the_first_copy() -> None:
+        with psycopg.connect(
+            "host=127.0.0.1 user=postgres dbname=postgres", autocommit=True
+        ) as admin:
+            while not stop.is_set() and not killed:
+                rows = admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND query LIKE 'COPY%%FROM STDIN%%' AND state = 'active'",
+                    (pg_target.name,),
+                ).fetchall()
+                for (pid,) in rows:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                    killed.append(pid)
+                time.sleep(0.002)
+
+    def slow_progress(progress: CopyProgress) -> None:
+        time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_first_copy, daemon=True)
+    killer.start()
+    try:
+        report = copy_database(pg_source.url, pg_target.url, progress=slow_progress)
+    finally:
+        stop.set()
+        killer.join()
+
+    assert killed
+    assert report.attempts == 2
+    assert snapshot(pg_target) == snapshot(pg_source)
+
+
+def test_a_timeout_stops_the_copy_and_leaves_no_process_behind(
+    pg_source: Database, pg_target: Database
+) -> None:
+    with pytest.raises(CopyTimeout) as error:
+        copy_database(pg_source.url, pg_target.url, timeout=0.3)
+
+    assert error.value.code == "copy_timeout"
+    assert copy_tool_processes(pg_target.name) == []
+    assert copy_tool_processes(pg_source.name) == []
+    assert sessions_left(pg_source, pg_target) == []
+
+
+def test_a_cancel_stops_the_copy_and_leaves_no_process_behind(
+    pg_source: Database, pg_target: Database
+) -> None:
+    cancel = threading.Event()
+
+    def cancel_during_the_data(progress: CopyProgress) -> None:
+        if progress.phase in {"data", "indexes"}:
+            cancel.set()
+
+    with pytest.raises(CopyCancelled) as error:
+        copy_database(pg_source.url, pg_target.url, progress=cancel_during_the_data, cancel=cancel)
+
+    assert error.value.code == "copy_cancelled"
+    assert copy_tool_processes(pg_target.name) == []
+    assert sessions_left(pg_source, pg_target) == []
+
+
+def sessions_left(*databases: Database) -> list[object]:
+    names = [database.name for database in databases]
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
+        for _ in range(50):
+            rows = admin.execute(
+                "SELECT datname, application_name, query FROM pg_stat_activity"
+                " WHERE datname = ANY(%s) AND application_name = 'understudy-dbcopy'",
+                (names,),
+            ).fetchall()
+            if not rows:
+                return []
+            time.sleep(0.1)
+    return list(rows)
+
+
+def test_no_password_appears_in_logs_or_in_ps(
+    pg_source: Database, pg_target: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="staging.dbcopy")
+    sampler = Sampler()
+    sampler.start()
+    try:
+        copy_database(pg_source.url, pg_target.url)
+    finally:
+        sampler.stop.set()
+        sampler.join()
+
+    assert any("pg_restore" in line for line in sampler.seen)
+    assert not [line for line in sampler.seen if pg_source.password in line]
+    assert pg_source.password not in caplog.text
+    assert "***" in caplog.text or "dbcopy_" in caplog.text
