@@ -5,6 +5,7 @@ Every database the sandbox makes on the local servers is dropped when the sessio
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -41,7 +42,7 @@ def railway_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
         deploy_seconds=0.3,
         apply_seconds=0.2,
         token=SANDBOX_TOKEN,
-        database_prefix="sbxt",
+        database_prefix="sbxt" + os.environ.get("TEST_RUN_NAME", ""),
     ).start()
     try:
         yield sandbox

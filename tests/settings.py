@@ -9,9 +9,15 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# Two test runs on one machine at once (say, two engineers' terminals) must not share a queue or
+# a test database: TEST_RUN_NAME gives a run its own (and TEST_REDIS_DB its Redis database).
+RUN_NAME = os.environ.get("TEST_RUN_NAME", "")
+os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 from portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if RUN_NAME:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_understudy_{RUN_NAME}"}  # noqa: F405

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from staging import runs
+from staging.errors import UnderstudyError
+from staging.management.base import EXIT_FAILURE, StagingCommand, run_document
+from staging.models import ClientSite, RunStatus
+
+
+class Command(StagingCommand):
+    help = "Create a staging copy of a client site."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("site", help="The client site's slug.")
+        parser.add_argument("--name", help="Staging name (generated when not given).")
+        parser.add_argument("--ttl-days", type=int, help="Days before it is torn down.")
+        parser.add_argument("--wait", action="store_true", help="Wait until the clone ends.")
+        parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        site = ClientSite.objects.filter(slug=options["site"]).first()
+        if site is None:
+            raise CommandError(f"No client site '{options['site']}'.", returncode=EXIT_FAILURE)
+        try:
+            run = runs.start_clone(
+                site, self.actor(options), name=options["name"], ttl_days=options["ttl_days"]
+            )
+        except UnderstudyError as error:
+            raise self.fail(options, error) from None
+        if options["wait"]:
+            run = self.wait(run, options, options["timeout"])
+        document = run_document(run)
+        self.emit(options, document, _describe(document))
+        if run.is_terminal and run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"{run.error_message} ({run.error_code})", returncode=EXIT_FAILURE)
+
+
+def _describe(document: dict[str, Any]) -> str:
+    line = f"Run {document['run_id']}: {document['environment']} is {document['status']}"
+    if document["staging_url"] and document["status"] == RunStatus.SUCCEEDED:
+        line += f" at {document['staging_url']}"
+    return line

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from staging import pipeline
+from staging.management.base import StagingCommand, run_document
+from staging.services import default_services
+
+
+class Command(StagingCommand):
+    help = "Roll back runs whose worker stopped sending heartbeats (a crash or a kill)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        reaped = pipeline.reap_stale_runs(default_services)
+        self.emit(
+            options,
+            {"reaped": [run_document(run) for run in reaped]},
+            f"Reaped {len(reaped)} stale run(s)."
+            + "".join(f"\n  run {run.pk}: {run.environment}" for run in reaped),
+        )

@@ -1,0 +1,409 @@
+"""The named steps of a run. A step does one thing through the services, records what it
+created at once (for rollback), and never changes the run's status itself.
+
+Step names are stable: they are stored on ``RunStep`` records and shown in the portal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.utils import timezone
+
+from staging.errors import NameTaken, UnderstudyError
+from staging.models import ClientSite, Run, RunStep, StagingEnvironment
+from staging.names import validate_name
+from staging.railway import (
+    DEPLOYMENT_FAILED_STATUSES,
+    RailwayDeploymentFailed,
+    RailwayTimeout,
+    database_url,
+)
+from staging.secrets import mask_text, mask_url
+from staging.wordpress import MaskingRule
+from staging.services import Services
+
+
+class ProductionDatabaseNotPublic(UnderstudyError):
+    code = "production_database_not_public"
+
+
+class StagingDatabaseNotReady(UnderstudyError):
+    code = "staging_database_not_ready"
+
+
+class HealthCheckFailed(UnderstudyError):
+    code = "health_check_failed"
+
+
+class SiteMisconfigured(UnderstudyError):
+    code = "site_misconfigured"
+
+
+@dataclass
+class StepContext:
+    """What a step works on. ``values`` carries results between steps of one execution only
+    (connection URLs hold passwords, so they are never stored)."""
+
+    run: Run
+    environment: StagingEnvironment
+    services: Services
+    cancel: threading.Event
+    values: dict[str, Any] = field(default_factory=dict)
+    record: RunStep | None = None
+    _base_percent: float = 0
+    _share: float = 0
+
+    @property
+    def site(self) -> ClientSite:
+        return self.environment.site
+
+    def begin(self, record: RunStep, base_percent: float, share: float) -> None:
+        self.record, self._base_percent, self._share = record, base_percent, share
+
+    def log(self, message: str) -> None:
+        assert self.record is not None
+        line = f"{timezone.now():%H:%M:%S} {mask_text(message)}\n"
+        self.record.log += line
+        RunStep.objects.filter(pk=self.record.pk).update(log=self.record.log)
+
+    def remember(self, **created: str) -> None:
+        """Save the ids of what this step created, before anything else can go wrong."""
+        assert self.record is not None
+        self.record.created.update(created)
+        RunStep.objects.filter(pk=self.record.pk).update(created=self.record.created)
+
+    def progress(self, step_percent: float) -> None:
+        """The step's own progress (0 to 100), shown as part of the run's."""
+        overall = int(self._base_percent + self._share * min(max(step_percent, 0), 100) / 100)
+        if overall > self.run.progress_percent:
+            self.run.progress_percent = overall
+            Run.objects.filter(pk=self.run.pk).update(progress_percent=overall)
+
+    def wait(self, seconds: float) -> None:
+        self.services.sleep(seconds)
+
+
+class Step(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]  # plain language for account managers
+
+    @abstractmethod
+    def run(self, context: StepContext) -> None: ...
+
+    def undo(self, services: Services, created: dict[str, Any]) -> None:
+        """Remove what ``run`` recorded in ``created``; steps that create nothing keep this."""
+        return None
+
+
+def _poll_delays(
+    timeout: float, first: float = 1.0, factor: float = 1.5, cap: float = 10.0
+) -> Iterator[float]:
+    """Delays for polling: growing, so long waits cost few API calls, until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    delay = first
+    while time.monotonic() < deadline:
+        yield min(delay, max(deadline - time.monotonic(), 0))
+        delay = min(delay * factor, cap)
+
+
+class Preflight(Step):
+    name = "preflight"
+    label = "Checking the production site"
+
+    def run(self, context: StepContext) -> None:
+        site, environment = context.site, context.environment
+        validate_name(environment.name)
+        railway = context.services.railway
+        project = railway.get_project(site.railway_project_id)
+        if not any(env.id == site.production_environment_id for env in project.environments):
+            raise SiteMisconfigured(
+                f"The production environment of {site} is no longer in its Railway project."
+            )
+        services = {service.id: service for service in project.services}
+        database = services.get(site.database_service_id)
+        if site.app_service_id not in services or database is None:
+            raise SiteMisconfigured(f"The services of {site} are no longer in its Railway project.")
+        if database.database_engine is None:
+            raise SiteMisconfigured(f"{database.name} does not look like a database service.")
+        if project.environment_named(environment.name) is not None:
+            raise NameTaken(
+                f"Railway already has an environment named '{environment.name}' in this project.",
+                details={"name": environment.name},
+            )
+        if site.production_environment_id == environment.railway_environment_id:
+            raise SiteMisconfigured("The staging environment cannot be the production one.")
+        source_url = _production_database_url(context)
+        source = context.services.inspect_database(source_url)
+        context.values["source_size_bytes"] = source.source_size_bytes
+        context.log(
+            f"Production database: {database.database_engine} {source.server_version}, "
+            f"{source.source_size_bytes / 1e6:.1f} MB, at {mask_url(source_url)}"
+        )
+
+
+class CreateEnvironment(Step):
+    name = "create_environment"
+    label = "Creating the staging copy on Railway"
+
+    def run(self, context: StepContext) -> None:
+        site, environment = context.site, context.environment
+        created = context.services.railway.create_environment(
+            site.railway_project_id, environment.name, site.production_environment_id
+        )
+        context.remember(railway_environment_id=created.id)
+        environment.railway_environment_id = created.id
+        environment.save(update_fields=["railway_environment_id"])
+        context.log(f"Created Railway environment {created.name} ({created.id}).")
+
+    def undo(self, services: Services, created: dict[str, Any]) -> None:
+        services.railway.delete_environment(created["railway_environment_id"])
+
+
+class WaitForServices(Step):
+    name = "wait_for_services"
+    label = "Starting the staging database"
+
+    def run(self, context: StepContext) -> None:
+        railway = context.services.railway
+        environment_id = context.environment.railway_environment_id
+        service_id = context.site.database_service_id
+        timeout = settings.STAGING_DEPLOY_TIMEOUT_SECONDS
+        for delay in _poll_delays(timeout):
+            instance = railway.get_service_instance(environment_id, service_id)
+            if instance.is_deployed:
+                context.log(f"{instance.service_name} is deployed.")
+                return
+            if instance.deployment_status in DEPLOYMENT_FAILED_STATUSES:
+                raise RailwayDeploymentFailed(
+                    f"The staging {instance.service_name} deployment ended "
+                    f"{instance.deployment_status}; see its logs on Railway."
+                )
+            context.wait(delay)
+        raise RailwayTimeout(f"The staging database was not deployed within {timeout} s.")
+
+
+class ExposeDatabase(Step):
+    name = "expose_database"
+    label = "Connecting to the staging database"
+
+    def run(self, context: StepContext) -> None:
+        site, environment = context.site, context.environment
+        railway = context.services.railway
+        engine = site.database_engine
+        port = 5432 if engine == "postgres" else 3306
+        proxies = railway.list_tcp_proxies(
+            environment.railway_environment_id, site.database_service_id
+        )
+        if not proxies:
+            proxy = railway.create_tcp_proxy(
+                environment.railway_environment_id, site.database_service_id, port
+            )
+            context.log(f"Opened a TCP proxy {proxy.domain}:{proxy.proxy_port}.")
+        target_url = None
+        for delay in _poll_delays(settings.STAGING_DEPLOY_TIMEOUT_SECONDS, cap=5):
+            variables = railway.get_variables(
+                site.railway_project_id,
+                environment.railway_environment_id,
+                site.database_service_id,
+            )
+            target_url = database_url(engine, variables)  # type: ignore[arg-type]
+            if target_url:
+                break
+            context.wait(delay)
+        if not target_url:
+            raise StagingDatabaseNotReady("The staging database has no public address yet.")
+        context.values["target_url"] = target_url
+        _production_database_url(context)
+        context.log(f"Staging database at {mask_url(target_url)}.")
+
+
+class AssignDomain(Step):
+    """Comes before the copy is prepared: the WordPress rewrite needs the staging URL."""
+
+    name = "assign_domain"
+    label = "Giving the staging copy its web address"
+
+    def run(self, context: StepContext) -> None:
+        site, environment = context.site, context.environment
+        railway = context.services.railway
+        domains = railway.list_service_domains(
+            site.railway_project_id, environment.railway_environment_id, site.app_service_id
+        )
+        if domains:
+            domain = domains[0]
+        else:
+            domain = railway.create_service_domain(
+                environment.railway_environment_id, site.app_service_id
+            )
+            context.remember(service_domain_id=domain.id)
+        environment.url = context.services.public_url(domain.domain)
+        environment.save(update_fields=["url"])
+        context.log(f"Staging address: {environment.url}")
+
+
+class CopyDatabase(Step):
+    name = "copy_database"
+    label = "Copying the production data"
+
+    def run(self, context: StepContext) -> None:
+        source_url = context.values["source_url"]
+        target_url = context.values["target_url"]
+        last_logged = [0.0]
+
+        def on_progress(progress: Any) -> None:
+            context.progress(progress.percent)
+            now = time.monotonic()
+            if now - last_logged[0] >= 10:
+                last_logged[0] = now
+                context.log(
+                    f"{progress.phase}: {progress.bytes_copied / 1e6:.1f} of "
+                    f"{progress.total_bytes / 1e6:.1f} MB ({progress.percent} %)"
+                )
+
+        report = context.services.copy_database(
+            source_url, target_url, progress=on_progress, cancel=context.cancel
+        )
+        metrics = context.run.metrics
+        metrics.update(
+            database_size_bytes=report.source_size_bytes,
+            bytes_copied=report.bytes_copied,
+            copy_seconds=round(report.duration_seconds, 3),
+            copy_attempts=report.attempts,
+            copy_method=report.method,
+            throughput_mb_s=round(
+                report.bytes_copied / 1e6 / max(report.duration_seconds, 1e-3), 1
+            ),
+        )
+        Run.objects.filter(pk=context.run.pk).update(metrics=metrics)
+        context.environment.database_size_bytes = report.source_size_bytes
+        context.environment.save(update_fields=["database_size_bytes"])
+        context.log(
+            f"Copied {len(report.row_counts)} tables, {report.bytes_copied / 1e6:.1f} MB in "
+            f"{report.duration_seconds:.1f} s ({report.method}, {report.attempts} attempt(s)); "
+            "row counts verified."
+        )
+
+
+class PrepareSite(Step):
+    name = "prepare_site"
+    label = "Making the copy safe to use"
+
+    def run(self, context: StepContext) -> None:
+        site, environment = context.site, context.environment
+        services = context.services
+        target_url = context.values["target_url"]
+        salt = _masking_salt(site)
+        if site.is_wordpress:
+            report = services.prepare_wordpress(
+                target_url,
+                environment.url,
+                reset_options=site.wordpress_reset_options or services.default_reset_options,
+                masking=site.masking_preset,
+                masking_salt=salt,
+            )
+            context.log(
+                f"WordPress: {report.production_url} → {report.staging_url} in "
+                f"{sum(report.rows_rewritten.values())} rows; search engines discouraged; "
+                f"{len(report.options_reset)} options reset."
+            )
+            masking = report.masking
+        elif site.masking_rules:
+            rules = [MaskingRule(**rule) for rule in site.masking_rules]
+            masking = services.mask_columns(target_url, rules, salt=salt)
+        else:
+            masking = None
+        if masking is not None:
+            context.run.metrics["masking"] = {"preset": masking.preset, "columns": masking.columns}
+            Run.objects.filter(pk=context.run.pk).update(metrics=context.run.metrics)
+            context.log(f"Masked personal data: {masking.columns}")
+        if site.staging_variables:
+            services.railway.upsert_variables(
+                site.railway_project_id,
+                environment.railway_environment_id,
+                site.app_service_id,
+                {str(k): str(v) for k, v in site.staging_variables.items()},
+            )
+            context.log(f"Set staging variables: {', '.join(sorted(site.staging_variables))}.")
+        else:
+            services.railway.redeploy(environment.railway_environment_id, site.app_service_id)
+            context.log("Redeployed the app on the copied data.")
+
+
+class HealthCheck(Step):
+    name = "health_check"
+    label = "Checking that the staging site answers"
+
+    def run(self, context: StepContext) -> None:
+        url = context.environment.url
+        timeout = settings.STAGING_HEALTH_CHECK_TIMEOUT_SECONDS
+        last = "no answer"
+        for delay in _poll_delays(timeout, first=1, cap=5):
+            try:
+                response = context.services.fetch(url, 10.0)
+            except Exception as error:  # any network failure means "not yet"
+                last = type(error).__name__
+            else:
+                if response.status_code < 500:
+                    context.log(f"{url} answered {response.status_code}.")
+                    return
+                last = f"HTTP {response.status_code}"
+            context.wait(delay)
+        raise HealthCheckFailed(f"{url} did not answer within {timeout} s (last: {last}).")
+
+
+class DeleteEnvironment(Step):
+    name = "delete_environment"
+    label = "Deleting the staging copy"
+
+    def run(self, context: StepContext) -> None:
+        environment_id = context.environment.railway_environment_id
+        if environment_id:
+            context.services.railway.delete_environment(environment_id)
+            context.log(f"Deleted Railway environment {environment_id}.")
+
+
+def _masking_salt(site: ClientSite) -> str:
+    """Per site and secret, so masked values are stable across refreshes but cannot be
+    reversed with a dictionary of likely emails."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"masking:{site.pk}".encode(), hashlib.sha256).hexdigest()
+
+
+def _production_database_url(context: StepContext) -> str:
+    if "source_url" in context.values:
+        return str(context.values["source_url"])
+    site = context.site
+    variables = context.services.railway.get_variables(
+        site.railway_project_id, site.production_environment_id, site.database_service_id
+    )
+    url = database_url(site.database_engine, variables)  # type: ignore[arg-type]
+    if not url:
+        raise ProductionDatabaseNotPublic(
+            f"The production database of {site} has no public address: turn on its TCP proxy "
+            "(Railway → database service → Settings → Networking → TCP Proxy)."
+        )
+    context.values["source_url"] = url
+    return url
+
+
+CLONE_STEPS: tuple[Step, ...] = (
+    Preflight(),
+    CreateEnvironment(),
+    WaitForServices(),
+    ExposeDatabase(),
+    AssignDomain(),
+    CopyDatabase(),
+    PrepareSite(),
+    HealthCheck(),
+)
+REFRESH_STEPS: tuple[Step, ...] = (ExposeDatabase(), CopyDatabase(), PrepareSite(), HealthCheck())
+TEARDOWN_STEPS: tuple[Step, ...] = (DeleteEnvironment(),)
