@@ -33,3 +33,17 @@ lint: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var .mypy_cache .ruff_cache .pytest_cache
+
+## make test-api-contract: schemathesis against the OpenAPI schema of a live throwaway portal
+.PHONY: test-api-contract test-ts bench-api
+test-api-contract: install
+	scripts/api_contract.sh
+
+## make test-ts: the TypeScript client's tests (Node's test runner) against a live throwaway portal
+test-ts: install
+	cd clients/typescript && npm ci --no-audit --no-fund
+	$(PYTHON) scripts/live_portal.py -- npm --prefix clients/typescript test
+
+## make bench-api: p50/p95 of the API's list and poll endpoints on 1,000 sites (see benchmarks/)
+bench-api: install
+	$(PYTHON) -m benchmarks.api_bench

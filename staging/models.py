@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from staging.errors import AuditEventImmutable, InvalidState
+from staging.wordpress.connection import IDENTIFIER
+from staging.wordpress.masking import MASKING_KINDS
 
 
 class DatabaseEngine(models.TextChoices):
@@ -70,6 +74,115 @@ class ClientSite(models.Model):
     @property
     def ttl_days(self) -> int:
         return self.staging_ttl_days or settings.STAGING_TTL_DAYS
+
+    def clean(self) -> None:
+        """The staging settings are JSON typed by hand: each problem is named with its item,
+        so the admin page (and anything else calling ``full_clean``) says what to fix."""
+        errors: dict[str, list[str]] = {
+            "staging_variables": _staging_variable_errors(self.staging_variables),
+            "wordpress_reset_options": _reset_option_errors(self.wordpress_reset_options),
+            "masking_rules": _masking_rule_errors(self.masking_rules),
+            "staging_ttl_days": (
+                ["A staging copy lives at least 1 day; leave empty for the default."]
+                if self.staging_ttl_days == 0
+                else []
+            ),
+        }
+        # PrepareSite applies a preset to WordPress and rules to anything else, never both.
+        if self.is_wordpress and self.masking_rules:
+            errors["masking_rules"].append(
+                "Masking rules are for sites that are not WordPress; choose a masking preset."
+            )
+        if not self.is_wordpress and self.masking_preset:
+            errors["masking_preset"] = [
+                "Masking presets are for WordPress sites; list masking rules instead."
+            ]
+        if any(errors.values()):
+            raise ValidationError({field: found for field, found in errors.items() if found})
+
+
+# Railway's variable names; RAILWAY_* are Railway's own and cannot be overridden.
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Options WordPress cannot run without: resetting them breaks the copy rather than defusing it.
+_ESSENTIAL_OPTIONS = (
+    "siteurl",
+    "home",
+    "blog_public",
+    "template",
+    "stylesheet",
+    "active_plugins",
+    "db_version",
+    "wp_user_roles",
+)
+
+
+def _staging_variable_errors(value: object) -> list[str]:
+    if not isinstance(value, dict):
+        return ['Enter an object of names and values, e.g. {"SMTP_HOST": "mailpit"}.']
+    errors = []
+    for name, variable in value.items():
+        if not _VARIABLE_NAME.match(name):
+            errors.append(
+                f"{name!r} is not a variable name: use letters, digits and underscores, "
+                "not starting with a digit."
+            )
+        elif name.upper().startswith("RAILWAY_"):
+            errors.append(f"{name} is set by Railway itself and cannot be overridden.")
+        if not isinstance(variable, str):
+            errors.append(f'The value of {name} must be text: write it in quotes, e.g. "1".')
+    return errors
+
+
+def _reset_option_errors(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return ['Enter a list of option names, e.g. ["wp_mail_smtp", "mailchimp_*"].']
+    errors = []
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            errors.append(f"{name!r} is not an option name: write each name in quotes.")
+            continue
+        prefix = name.removesuffix("*")
+        if any(c.isspace() for c in name) or "*" in prefix or len(name) > 191:
+            errors.append(
+                f"{name!r} is not an option name: no spaces, at most 191 characters, "
+                "and * only at the end."
+            )
+        elif not prefix:
+            errors.append("A lone * would reset every option; name a prefix, e.g. mailchimp_*.")
+        elif any(
+            option == name or (name.endswith("*") and option.startswith(prefix))
+            for option in _ESSENTIAL_OPTIONS
+        ):
+            errors.append(f"{name} would reset an option WordPress needs to run; remove it.")
+    return errors
+
+
+def _masking_rule_errors(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return [
+            'Enter a list of rules, e.g. [{"table": "customers", "column": "email", '
+            '"kind": "email"}].'
+        ]
+    kinds = ", ".join(sorted(MASKING_KINDS))
+    errors = []
+    for number, rule in enumerate(value, start=1):
+        if not isinstance(rule, dict) or set(rule) != {"table", "column", "kind"}:
+            errors.append(f"Rule {number} needs exactly the keys table, column and kind.")
+            continue
+        table, column, kind = rule["table"], rule["column"], rule["kind"]
+        names = [*str(table).split("."), str(column)]
+        if not all(isinstance(part, str) for part in (table, column)) or not all(
+            IDENTIFIER.match(part) for part in names
+        ):
+            errors.append(
+                f"Rule {number}: table and column are plain names (a table may be "
+                "schema.table), e.g. customers and email."
+            )
+        elif len(names) > 3:
+            errors.append(f"Rule {number}: {table} has too many dots; use schema.table.")
+        if kind not in MASKING_KINDS:
+            errors.append(f"Rule {number}: kind {kind!r} is not one of {kinds}.")
+    return errors
 
 
 class EnvironmentStatus(models.TextChoices):
@@ -347,3 +460,83 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditEventImmutable("Audit events cannot be deleted.")
+
+
+class ApiToken(models.Model):
+    """A named key a program uses to call the API as one user.
+
+    Only the SHA-256 of the key is stored: the key itself is shown once, when it is issued.
+    """
+
+    KEY_PREFIX = "us_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'frontend CI'.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        max_length=8, editable=False, help_text="The key's first characters, to recognise it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        import hashlib
+
+        # A key has 240 random bits, so a fast unsalted hash is enough to make a leaked
+        # table useless; a slow password hash would cost every API call.
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: Any, name: str) -> tuple[ApiToken, str]:
+        """A new token and its key; the key cannot be recovered later."""
+        import secrets
+
+        key = cls.KEY_PREFIX + secrets.token_urlsafe(30)
+        token = cls.objects.create(user=user, name=name, key_hash=cls.hash_key(key), prefix=key[:8])
+        return token, key
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class IdempotencyRecord(models.Model):
+    """The response to a POST sent with an ``Idempotency-Key``, replayed when the key returns."""
+
+    LIFETIME = timedelta(hours=24)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    response_status = models.PositiveSmallIntegerField(default=0)
+    response_body = models.JSONField(default=dict)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="unique_idempotency_key_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.response_status})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.created_at <= timezone.now() - self.LIFETIME
