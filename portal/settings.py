@@ -37,12 +37,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "corsheaders",
     "django_rq",
     "staging",
 ]
 
 MIDDLEWARE = [
+    # First, so that CORS preflights and error responses carry the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +99,8 @@ LOGIN_URL = "admin:login"
 # The job queue
 REDIS_URL = env.url("REDIS_URL", default="redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+# staging.runs enqueues in transaction.on_commit itself, where it can record the job id.
+RQ = {"COMMIT_MODE": "auto"}
 
 # Railway
 RAILWAY_API_TOKEN = env.string("RAILWAY_API_TOKEN")
@@ -161,4 +168,129 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
+}
+
+# Railway sandbox (`manage.py railway_sandbox`): the local stand-in for Railway's API. Without a
+# RAILWAY_API_TOKEN the portal talks to it, and says so ("sandbox") wherever Railway is shown.
+RAILWAY_SANDBOX_PORT = env.integer("RAILWAY_SANDBOX_PORT", default=8790, minimum=1)
+RAILWAY_SANDBOX_POSTGRES_URL = env.url(
+    "RAILWAY_SANDBOX_POSTGRES_URL",
+    default="postgres://postgres@127.0.0.1:5432/postgres",
+    schemes=("postgres", "postgresql"),
+)
+RAILWAY_SANDBOX_MYSQL_URL = env.url(
+    "RAILWAY_SANDBOX_MYSQL_URL",
+    default="mysql://root@127.0.0.1:3306/mysql",
+    schemes=("mysql", "mariadb"),
+)
+RAILWAY_SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 (the sandbox's fixed local token)
+RAILWAY_SANDBOX_MODE = not RAILWAY_API_TOKEN
+if RAILWAY_SANDBOX_MODE:
+    RAILWAY_API_TOKEN = RAILWAY_SANDBOX_TOKEN
+    if env.raw("RAILWAY_API_URL") is None:
+        RAILWAY_API_URL = f"http://127.0.0.1:{RAILWAY_SANDBOX_PORT}/graphql/v2"
+# How a Railway service domain becomes the staging site's URL.
+STAGING_URL_TEMPLATE = env.string(
+    "STAGING_URL_TEMPLATE",
+    default=f"http://{{domain}}:{RAILWAY_SANDBOX_PORT}"
+    if RAILWAY_SANDBOX_MODE
+    else "https://{domain}",
+)
+
+# ---------------------------------------------------------------------------------------------
+# REST API (/api/v1/, staging/api/): authentication, throttles, errors, schema, CORS.
+# Throttle counters live in Django's cache, which is Redis so that every web process shares them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "understudy",
+    }
+}
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    value = env.string(name, default).strip()
+    count, _, period = value.partition("/")
+    if not count.isdigit() or period not in {"s", "sec", "m", "min", "h", "hour", "d", "day"}:
+        raise ImproperlyConfigured(f"{name}: expected a rate such as 600/min, got {value!r}")
+    return value
+
+
+API_THROTTLE_USER = _throttle_rate("API_THROTTLE_USER", "600/min")
+API_THROTTLE_ANON = _throttle_rate("API_THROTTLE_ANON", "60/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "staging.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["staging.api.permissions.FollowsRoles"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "staging.api.throttles.TokenRateThrottle",
+        "staging.api.throttles.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON},
+    "DEFAULT_PAGINATION_CLASS": "staging.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "staging.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "staging.api.errors.exception_handler",
+    # Behind Railway's proxy the client is the last X-Forwarded-For hop; 0 trusts REMOTE_ADDR.
+    "NUM_PROXIES": env.integer("API_NUM_PROXIES", default=0, minimum=0),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Understudy API",
+    "DESCRIPTION": "Staging copies of client sites on Railway. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "EnvironmentStatusEnum": "staging.models.EnvironmentStatus",
+        "RunStatusEnum": "staging.models.RunStatus",
+        "StepStatusEnum": "staging.models.StepStatus",
+        "OperationEnum": "staging.models.Operation",
+        "TriggerEnum": "staging.models.Trigger",
+        "ActorTypeEnum": "staging.models.ActorType",
+        "DatabaseEngineEnum": "staging.models.DatabaseEngine",
+    },
+}
+CORS_ALLOWED_ORIGINS = env.string_list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-none-match",
+    "x-understudy-source",
+)
+CORS_EXPOSE_HEADERS = ("etag", "location", "retry-after", "idempotent-replayed")
+
+# Portal (staging/portal/): the GDPR banner shown on every page, set by GDPR_BANNER_TEXT. The
+# context processor hands it, and whether Railway is the sandbox, to every template.
+GDPR_BANNER_TEXT = env.string(
+    "GDPR_BANNER_TEXT",
+    default=(
+        "Staging copies hold real personal data of our clients' customers. Use them only to "
+        "test changes, never share their links outside the team, and delete them when done."
+    ),
+)
+_context_processors: list[str] = TEMPLATES[0]["OPTIONS"]["context_processors"]  # type: ignore[index]
+_context_processors.append("staging.portal.context.portal")
+
+# ---------------------------------------------------------------------------------------------
+# Production in Docker (Dockerfile, docker-compose.yml, docs/runbook.md): gunicorn serves the
+# portal and whitenoise its static files, so no other web server is needed in the container.
+# Hashed, compressed file names need the manifest that `collectstatic` writes (the image runs it
+# when it is built); without one (development, tests) files are served under their own names.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if (STATIC_ROOT / "staticfiles.json").exists()
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }

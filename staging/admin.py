@@ -1,11 +1,25 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 
-from staging.models import AuditEvent, ClientSite, Run, RunStep, StagingEnvironment
+from staging import roles, runs
+from staging.errors import UnderstudyError
+from staging.models import AuditEvent, ClientSite, Run, RunStep, StagingEnvironment, Trigger
+from staging.wordpress import DEFAULT_RESET_OPTIONS
+from staging.wordpress.masking import MASKING_KINDS
+
+# One of staging.runs' entry points, applied to each selected environment by a bulk action.
+EnvironmentChange = Callable[[StagingEnvironment, runs.Actor], object]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -21,12 +35,129 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return False
 
 
+class IndentedJSONField(forms.JSONField):
+    """JSON shown indented, one item a line, so a person can edit it in a text box."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
+def _reset_options_help() -> str:
+    defaults = format_html_join(
+        ", ", "<code>{}</code>", ((name,) for name in DEFAULT_RESET_OPTIONS)
+    )
+    return format_html(
+        "WordPress options deleted on every staging copy, so plugins lose production's keys "
+        '(a list, e.g. <code>["wp_mail_smtp", "mailchimp_*"]</code>; a name ending in * resets '
+        "every option starting with the rest). Empty uses the defaults: {}.",
+        defaults,
+    )
+
+
+class ClientSiteForm(forms.ModelForm[ClientSite]):
+    """The site's staging settings as JSON; ``ClientSite.clean`` checks their shapes and names
+    each mistake, so it is shown under the field that has it."""
+
+    production_url = forms.URLField(
+        required=False, max_length=200, assume_scheme="https", label="Production URL"
+    )
+    staging_variables = IndentedJSONField(
+        required=False,
+        label="Staging overrides",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        help_text=(
+            "Variables set on the staging app before it starts, replacing production's: an "
+            'object of names and text values, e.g. {"SMTP_HOST": "mailpit", '
+            '"STRIPE_SECRET_KEY": "sk_test_…"}.'
+        ),
+    )
+    wordpress_reset_options = IndentedJSONField(
+        required=False,
+        label="WordPress options to reset",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        help_text=_reset_options_help(),
+    )
+    masking_rules = IndentedJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        help_text=(
+            "For sites that are not WordPress: columns whose personal data is masked on staging, "
+            'a list like [{"table": "customers", "column": "email", "kind": "email"}]; kinds: '
+            f"{', '.join(sorted(MASKING_KINDS))}."
+        ),
+    )
+
+    class Meta:
+        model = ClientSite
+        fields = [
+            "name",
+            "slug",
+            "production_url",
+            "is_wordpress",
+            "railway_project_id",
+            "production_environment_id",
+            "app_service_id",
+            "app_service_name",
+            "database_service_id",
+            "database_service_name",
+            "database_engine",
+            "staging_ttl_days",
+            "staging_variables",
+            "wordpress_reset_options",
+            "masking_preset",
+            "masking_rules",
+        ]
+
+    def clean_staging_variables(self) -> Any:
+        # An emptied box means "none", not JSON null (the columns are NOT NULL).
+        value = self.cleaned_data["staging_variables"]
+        return {} if value is None else value
+
+    def clean_wordpress_reset_options(self) -> Any:
+        value = self.cleaned_data["wordpress_reset_options"]
+        return [] if value is None else value
+
+    def clean_masking_rules(self) -> Any:
+        value = self.cleaned_data["masking_rules"]
+        return [] if value is None else value
+
+
 @admin.register(ClientSite)
 class ClientSiteAdmin(admin.ModelAdmin[ClientSite]):
+    form = ClientSiteForm
     list_display = ["name", "database_engine", "is_wordpress", "railway_project_id"]
     list_filter = ["database_engine", "is_wordpress"]
     search_fields = ["name", "slug", "railway_project_id"]
     prepopulated_fields = {"slug": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "production_url", "is_wordpress"]}),
+        (
+            "Railway",
+            {
+                "fields": [
+                    "railway_project_id",
+                    "production_environment_id",
+                    ("app_service_id", "app_service_name"),
+                    ("database_service_id", "database_service_name"),
+                    "database_engine",
+                ]
+            },
+        ),
+        (
+            "Staging copies",
+            {
+                "fields": [
+                    "staging_ttl_days",
+                    "staging_variables",
+                    "wordpress_reset_options",
+                    "masking_preset",
+                    "masking_rules",
+                ]
+            },
+        ),
+    ]
 
 
 class RunInline(admin.TabularInline[Run, StagingEnvironment]):
@@ -62,6 +193,106 @@ class StagingEnvironmentAdmin(admin.ModelAdmin[StagingEnvironment]):
         "database_size_bytes",
     ]
     inlines = [RunInline]
+    actions = ["refresh_selected", "extend_selected", "delete_selected_environments"]
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return roles.can_operate(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting the row would orphan the Railway environment; "Delete" tears it down instead.
+        return False
+
+    @admin.action(description="Refresh from production", permissions=["operate"])
+    def refresh_selected(
+        self, request: HttpRequest, queryset: QuerySet[StagingEnvironment]
+    ) -> TemplateResponse | None:
+        return self._confirm_or_run(
+            request,
+            queryset,
+            "refresh_selected",
+            "Refresh from production?",
+            "The staging data of these copies will be replaced by a fresh copy of production; "
+            "changes made on staging will be lost.",
+            "Yes, refresh them",
+            lambda environment, actor: runs.start_refresh(environment, actor),
+        )
+
+    @admin.action(description="Extend by 7 days", permissions=["operate"])
+    def extend_selected(self, request: HttpRequest, queryset: QuerySet[StagingEnvironment]) -> None:
+        self._each(request, queryset, lambda environment, actor: runs.extend(environment, actor))
+        return None
+
+    @admin.action(description="Delete the staging copies", permissions=["operate"])
+    def delete_selected_environments(
+        self, request: HttpRequest, queryset: QuerySet[StagingEnvironment]
+    ) -> TemplateResponse | None:
+        return self._confirm_or_run(
+            request,
+            queryset,
+            "delete_selected_environments",
+            "Delete these staging copies?",
+            "These staging copies and all their data will be deleted; their links stop working. "
+            "This cannot be undone; production is not touched.",
+            "Yes, delete them",
+            lambda environment, actor: runs.start_teardown(environment, actor),
+            button_class="button--danger",
+        )
+
+    def _confirm_or_run(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[StagingEnvironment],
+        action: str,
+        title: str,
+        warning: str,
+        button: str,
+        start: EnvironmentChange,
+        button_class: str = "button--primary",
+    ) -> TemplateResponse | None:
+        if request.POST.get("confirmed") == "yes":
+            self._each(request, queryset, start)
+            return None
+        return TemplateResponse(
+            request,
+            "staging/bulk_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "warning": warning,
+                "button": button,
+                "button_class": button_class,
+                "action": action,
+                "environments": queryset.select_related("site"),
+            },
+        )
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[StagingEnvironment],
+        change: EnvironmentChange,
+    ) -> None:
+        """Apply ``change`` through ``staging.runs`` to each environment; one refusal does not
+        stop the others, and each is reported in words."""
+        actor = runs.Actor.for_user(
+            request.user,  # type: ignore[arg-type]
+            Trigger.ADMIN,
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
+        done = 0
+        for environment in queryset.select_related("site"):
+            try:
+                change(environment, actor)
+            except UnderstudyError as error:
+                self.message_user(request, f"{environment}: {error.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                f"Done for {done} staging cop{'y' if done == 1 else 'ies'}.",
+                messages.SUCCESS,
+            )
 
 
 class RunStepInline(admin.TabularInline[RunStep, Run]):
@@ -101,3 +332,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action", "source", "actor_type"]
     search_fields = ["actor_label", "site_label", "target_label", "action"]
     date_hierarchy = "created_at"
+
+
+# API tokens (staging/api/admin.py) register themselves when imported.
+from staging.api import admin as _api_admin  # noqa: E402, F401

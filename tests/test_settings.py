@@ -15,7 +15,14 @@ STRONG_KEY = "k" * 60
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}}
-    for name in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "REDIS_URL", "SECURE_SSL_REDIRECT"):
+    for name in (
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "REDIS_URL",
+        "SECURE_SSL_REDIRECT",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    ):
         base.pop(name, None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
