@@ -1,4 +1,5 @@
-"""Start the demo: a login to use, the RQ worker and the web server, stopped together."""
+"""Start the demo: the Railway sandbox with its demo clients, a login to use, the RQ worker and
+the web server, all stopped together."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ import sys
 import time
 from typing import Any
 
+import httpx
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from staging.models import ClientSite
+from staging.portal.forms import ImportSiteForm
+from staging.railway import RailwayClient
 
 DEMO_USERNAME = "demo"
 
@@ -29,7 +35,23 @@ class Command(BaseCommand):
         self._check_redis()
         password = self._demo_login()
         manage = [sys.executable, "manage.py"]
-        processes = [
+        processes: list[subprocess.Popen[bytes]] = []
+        if settings.RAILWAY_SANDBOX_MODE:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        *manage,
+                        "railway_sandbox",
+                        "--seed",
+                        "demo",
+                        "--port",
+                        str(settings.RAILWAY_SANDBOX_PORT),
+                    ]
+                )
+            )
+            self._wait_for_sandbox(processes[0])
+            self._register_demo_sites()
+        processes += [
             subprocess.Popen([*manage, "rqworker", "default", "--with-scheduler"]),
             subprocess.Popen([*manage, "runserver", options["addr"], "--noreload"]),
         ]
@@ -67,6 +89,36 @@ class Command(BaseCommand):
             raise CommandError(
                 "Redis does not answer at REDIS_URL; start it (see README, 'Requirements')."
             ) from None
+
+    def _wait_for_sandbox(self, process: subprocess.Popen[bytes]) -> None:
+        health = f"http://127.0.0.1:{settings.RAILWAY_SANDBOX_PORT}/_sandbox/health"
+        deadline = time.monotonic() + 120  # seeding the demo databases takes a few seconds
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError("The Railway sandbox stopped; see its message above.")
+            try:
+                if httpx.get(health, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        process.terminate()
+        raise CommandError("The Railway sandbox did not start within 120 s.")
+
+    def _register_demo_sites(self) -> None:
+        """The sandbox's demo projects as client sites, imported as an administrator would."""
+        with RailwayClient(settings.RAILWAY_API_URL, settings.RAILWAY_API_TOKEN) as railway:
+            for summary in railway.list_projects():
+                if ClientSite.objects.filter(railway_project_id=summary.id).exists():
+                    continue
+                project = railway.get_project(summary.id)
+                form = ImportSiteForm(project, data={})
+                form = ImportSiteForm(project, data=form.initial)
+                if form.is_valid():
+                    site = form.save()
+                    self.stdout.write(f"Demo client site: {site.name}")
+                else:
+                    self.stderr.write(f"Could not add {project.name}: {form.errors.as_text()}")
 
     def _demo_login(self) -> str:
         """A fresh password on every start, so the demo never has a well-known one."""
