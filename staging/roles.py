@@ -8,7 +8,8 @@ the API all ask the same question: ``user.has_perm(...)``.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 
 ACCOUNT_MANAGERS = "Account managers"
 VIEWERS = "Viewers"
@@ -29,12 +30,16 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
 User = AbstractBaseUser | AnonymousUser
 
 
+def _has_perm(user: User, permission: str) -> bool:
+    return isinstance(user, PermissionsMixin) and user.is_active and user.has_perm(permission)
+
+
 def can_view(user: User) -> bool:
-    return bool(user.is_authenticated and user.has_perm("staging.view_stagingenvironment"))
+    return _has_perm(user, "staging.view_stagingenvironment")
 
 
 def can_operate(user: User) -> bool:
-    return bool(user.is_authenticated and user.has_perm(OPERATE))
+    return _has_perm(user, OPERATE)
 
 
 def can_administer(user: User) -> bool:

@@ -3,6 +3,7 @@ servers, the job queue on Redis, and a real RQ worker process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,7 +39,8 @@ CREATE VIEW big_invoices AS SELECT * FROM invoices WHERE amount_cents > 50000;
 INSERT INTO customers (email, name)
     SELECT 'customer' || g || '@example.com', 'Customer ' || g FROM generate_series(1, 500) g;
 INSERT INTO invoices (customer_id, amount_cents, memo)
-    SELECT 1 + g % 500, (g * 7919) % 100000, repeat('line item ', 5) FROM generate_series(1, 5000) g;
+    SELECT 1 + g % 500, (g * 7919) % 100000, repeat('line item ', 5)
+    FROM generate_series(1, 5000) g;
 """
 
 
@@ -178,10 +180,8 @@ class Worker:
             if _alive(pid)
         }
         for group in groups:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, sig)
-            except ProcessLookupError:
-                pass
         self.process.wait(timeout=30)
 
     def stop(self) -> None:

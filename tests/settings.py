@@ -12,10 +12,12 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 # Two test runs on one machine at once (say, two engineers' terminals) must not share a queue or
 # a test database: TEST_RUN_NAME gives a run its own (and TEST_REDIS_DB its Redis database).
 RUN_NAME = os.environ.get("TEST_RUN_NAME", "")
-os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}")
+os.environ.setdefault(
+    "REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"
+)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
-from portal.settings import *  # noqa: F403
+from portal.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -118,7 +118,7 @@ def test_a_cancel_between_steps_rolls_the_clone_back(
         Run.objects.filter(environment__site=ledger_site).update(cancel_requested=True)
         return created
 
-    services.railway.create_environment = create_then_cancel  # type: ignore[method-assign]
+    services.railway.create_environment = create_then_cancel
     run = clone(ledger_site, services)
 
     assert (run.status, run.error_code) == (RunStatus.CANCELLED, "run_cancelled")

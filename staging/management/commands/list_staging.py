@@ -25,7 +25,7 @@ class Command(StagingCommand):
             environments = environments.filter(site__slug=options["site"])
         if options["expired"]:
             environments = environments.filter(expires_at__lte=timezone.now())
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": environment.pk,
                 "site": environment.site.slug,
