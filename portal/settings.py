@@ -294,3 +294,29 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input (tests/reliability/): the size of a request body, and login brute force.
+# Larger bodies are refused before they are parsed (the API answers 413 request_too_large);
+# the largest form or API call of the portal is a few kilobytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer(
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576, minimum=1024
+)
+# DRF's JSON parser reads the body as a stream, past Django's limit; this one keeps to it.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["staging.api.parsers.JSONParser"]
+# django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one username from one IP address,
+# that pair is refused (429) for LOGIN_LOCKOUT_MINUTES, even with the right password, so a
+# password cannot be guessed; a success resets the count. Counts live in the portal database.
+# AxesStandaloneBackend needs the request, so authenticate() must be given one (admin login
+# does; tests log in with force_login).
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+# django-axes reads a float as hours.
+AXES_COOLOFF_TIME = env.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True

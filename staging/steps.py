@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.utils import timezone
 
+from staging import dbcopy
 from staging.errors import NameTaken, UnderstudyError
 from staging.models import ClientSite, Run, RunStep, StagingEnvironment
 from staging.names import validate_name
@@ -28,8 +29,8 @@ from staging.railway import (
     database_url,
 )
 from staging.secrets import mask_text, mask_url
-from staging.wordpress import MaskingRule
 from staging.services import Services
+from staging.wordpress import MaskingRule
 
 
 class ProductionDatabaseNotPublic(UnderstudyError):
@@ -301,6 +302,10 @@ class PrepareSite(Step):
         site, environment = context.site, context.environment
         services = context.services
         target_url = context.values["target_url"]
+        # This step writes into the target on its own (URL rewrite, masking), so it must not
+        # rely on the copy before it having refused production: the servers are asked again,
+        # which also sees through another host name, user or proxy for the same database.
+        dbcopy.preflight(_production_database_url(context), target_url)
         salt = _masking_salt(site)
         if site.is_wordpress:
             report = services.prepare_wordpress(

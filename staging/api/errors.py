@@ -13,7 +13,9 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -52,6 +54,11 @@ class InvalidIdempotencyKey(UnderstudyError):
     code = "invalid_idempotency_key"
 
 
+class RequestTooLarge(UnderstudyError):
+    code = "request_too_large"
+    http_status = 413
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -59,6 +66,12 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's ``EXCEPTION_HANDLER``: every exception of an API view becomes the error format."""
     set_rollback()
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own limit, met when a session call's CSRF check reads a form body.
+        exc = RequestTooLarge(
+            "The request body is too large.",
+            details={"limit_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
     if isinstance(exc, UnderstudyError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, Http404):

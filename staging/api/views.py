@@ -32,6 +32,7 @@ from staging.api.errors import GdprAcknowledgementRequired
 from staging.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from staging.api.idempotency import idempotent
 from staging.api.pagination import AuditCursorPagination, PageNumberPagination
+from staging.api.parsers import refuse_oversized_body
 from staging.api.permissions import FollowsRoles, IsAdministrator
 from staging.api.throttles import AnonymousRateThrottle, TokenRateThrottle
 from staging.models import (
@@ -68,6 +69,7 @@ class ApiView(viewsets.GenericViewSet[Any]):
     lookup_value_regex = "[0-9]{1,18}"
 
     def perform_authentication(self, request: Request) -> None:
+        refuse_oversized_body(request)
         try:
             super().perform_authentication(request)
         except AuthenticationFailed:
