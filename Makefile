@@ -47,3 +47,8 @@ test-ts: install
 ## make bench-api: p50/p95 of the API's list and poll endpoints on 1,000 sites (see benchmarks/)
 bench-api: install
 	$(PYTHON) -m benchmarks.api_bench
+
+## make bench: the database copy engine against pg_dump | psql and mariadb-dump | mariadb
+.PHONY: bench
+bench: install
+	$(PYTHON) -m benchmarks.dbcopy_bench --sizes 100,500,1000 --mysql-size 100 --repeat 3

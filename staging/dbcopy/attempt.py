@@ -69,6 +69,7 @@ class Attempt:
         self._lock = threading.Lock()
         self._aborted = threading.Event()
         self._processes: set[subprocess.Popen[bytes]] = set()
+        self._stderr: dict[int, _StderrTail] = {}
         self._cancel_hooks: dict[int, Callable[[], None]] = {}
         self._bytes = 0
         self._rows = 0
@@ -153,8 +154,10 @@ class Attempt:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        tail = _StderrTail(process)
         with self._lock:
             self._processes.add(process)
+            self._stderr[id(process)] = tail
         try:
             if self._aborted.is_set():
                 kill_group(process)
@@ -162,8 +165,11 @@ class Attempt:
         finally:
             if process.poll() is None:
                 kill_group(process)
+            # Closing a stream that another thread is reading waits for that read to end.
+            tail.join(timeout=5)
             with self._lock:
                 self._processes.discard(process)
+                self._stderr.pop(id(process), None)
             for stream in (process.stdin, process.stdout, process.stderr):
                 if stream is not None:
                     with contextlib.suppress(OSError):
@@ -172,8 +178,15 @@ class Attempt:
     def run(self, command: Sequence[str], *, env: dict[str, str], what: str) -> None:
         """Run a tool to completion; a failure becomes a (possibly transient) copy error."""
         with self.spawn(command, env=env) as process:
-            _, stderr = process.communicate()
+            process.wait()
+            stderr = self.stderr(process)
         self.raise_for(process.returncode, stderr, what=what)
+
+    def stderr(self, process: subprocess.Popen[bytes]) -> bytes:
+        """The end of what a child spawned by this attempt wrote to stderr, once it has exited."""
+        with self._lock:
+            tail = self._stderr.get(id(process))
+        return tail.result() if tail is not None else b""
 
     def raise_for(self, returncode: int, stderr: bytes, *, what: str) -> None:
         self.check()
@@ -185,6 +198,37 @@ class Attempt:
             f"{what} failed (exit code {returncode}): {message}",
             details={"tool": command_name(what), "exit_code": returncode},
         )
+
+
+class _StderrTail(threading.Thread):
+    """Reads a child's stderr as it comes, keeping only its end.
+
+    Read from the start, never after the child exits: the MariaDB client echoes the whole
+    failed statement (megabytes of an extended INSERT) before it exits, and with nobody
+    reading, it blocked for ever on the full pipe while its feeder waited for it to read its
+    input or exit.
+    """
+
+    KEEP = 64 * 1024
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__(name=f"dbcopy-stderr-{process.pid}", daemon=True)
+        self._stream = process.stderr
+        self._data = bytearray()
+        self.start()
+
+    def run(self) -> None:
+        if self._stream is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := self._stream.read1(1 << 16):  # type: ignore[attr-defined]
+                self._data += chunk
+                if len(self._data) > 2 * self.KEEP:
+                    del self._data[: -self.KEEP]
+
+    def result(self) -> bytes:
+        self.join(timeout=10)
+        return bytes(self._data[-self.KEEP :])
 
 
 def command_name(what: str) -> str:

@@ -7,8 +7,8 @@ The method ("parallel-load"), chosen by measurement (docs/performance.md):
    from one InnoDB snapshot (several dumps in parallel would each see another instant, and
    the ``FLUSH TABLES WITH READ LOCK`` that makes them agree is not granted to Railway's
    users); this process cuts the stream at statement boundaries into batches of a few MB and
-   feeds them to ``jobs`` loader clients in parallel, with foreign-key and unique checks off
-   and one commit per batch. The load is the slow side, so that is where the parallelism goes;
+   sends them on ``jobs`` target sessions of its own in parallel (no client process re-parses
+   the stream), with foreign-key and unique checks off and one commit per batch. The load is the slow side, so that is where the parallelism goes;
    the queue between them is bounded, so memory stays flat;
 3. triggers are created after the data, so that they do not fire on the copied rows;
 4. the rows of every table are counted in the stream as they pass and compared with
@@ -24,7 +24,6 @@ import logging
 import os
 import queue
 import re
-import select
 import shutil
 import subprocess
 import tempfile
@@ -388,10 +387,10 @@ class MysqlEngine:
                 load.stdin.close()
             except BrokenPipeError:
                 pass
-            dump_err = _drain(dump.stderr)
-            load_err = _drain(load.stderr)
             dump.wait()
             load.wait()
+            dump_err = attempt.stderr(dump)
+            load_err = attempt.stderr(load)
         attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} ({what})")
         attempt.raise_for(load.returncode, load_err, what=f"{self.client_tool} ({what})")
         if deferring is not None and defer_keys is not None:
@@ -469,63 +468,74 @@ class MysqlEngine:
                 f"--net-buffer-length={1024 * 1024}",
             ],
         )
-        batches: queue.Queue[bytes | None] = queue.Queue(maxsize=self.jobs * 2)
+        batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=self.jobs * 2)
         counts: dict[str, int] = {}
-        loaders: list[subprocess.Popen[bytes]] = []
         failures: list[BaseException] = []
-        with contextlib.ExitStack() as stack:
-            dump = stack.enter_context(
-                attempt.spawn(dump_cmd, env=self._env(), stdout=subprocess.PIPE)
-            )
-            assert dump.stdout is not None
-            for _ in range(self.jobs):
-                loaders.append(
-                    stack.enter_context(
-                        attempt.spawn(
-                            self._client_command(target_options),
-                            env=self._env(),
-                            stdin=subprocess.PIPE,
+        # The loaders are sessions of this process, not client processes: the MariaDB client
+        # re-parses every byte of the stream to find statement ends, which this process has
+        # already found; on 2 cores that was the bottleneck of the data phase.
+        try:
+            loaders = [self._connect(self.target) for _ in range(self.jobs)]
+        except pymysql.Error as exc:
+            raise self._error(exc, "loading the data") from None
+        # The connection, not only the query: a session left open keeps its transaction's
+        # locks, on which the retry's DROP TABLE would wait.
+        sessions = [int(conn.thread_id()) for conn in loaders]  # type: ignore[no-untyped-call]
+        completed = False
+        try:
+            with (
+                attempt.spawn(dump_cmd, env=self._env(), stdout=subprocess.PIPE) as dump,
+                attempt.cancelling(lambda: self._kill_sessions(sessions)),
+            ):
+                try:
+                    assert dump.stdout is not None
+                    header = self._read_header(dump.stdout)
+                    prelude = [
+                        *_statements(header),
+                        b"SET SESSION foreign_key_checks = 0, unique_checks = 0, autocommit = 0",
+                        *([b"SET SESSION sql_log_bin = 0"] if self.sql_log_bin else []),
+                    ]
+                    feeders = [
+                        threading.Thread(
+                            target=_load,
+                            args=(conn, prelude, batches, failures, attempt),
+                            name=f"dbcopy-load-{i}",
+                            daemon=True,
                         )
-                    )
-                )
-            header = self._read_header(dump.stdout)
-            prelude = (
-                header
-                + b"SET SESSION foreign_key_checks = 0, unique_checks = 0, autocommit = 0;\n"
-                + (b"SET SESSION sql_log_bin = 0;\n" if self.sql_log_bin else b"")
-            )
-            feeders = [
-                threading.Thread(
-                    target=_feed,
-                    args=(loader, prelude, batches, failures, loaders),
-                    name=f"dbcopy-load-{i}",
-                    daemon=True,
-                )
-                for i, loader in enumerate(loaders)
-            ]
-            for feeder in feeders:
-                feeder.start()
-            try:
-                self._split(attempt, dump.stdout, header, batches, counts, failures)
-            finally:
-                for _ in feeders:
-                    _put(batches, None, failures, attempt)
-                for feeder in feeders:
-                    feeder.join()
-            if failures:
-                # Nobody reads the dump any more: it would block on its full pipe for ever.
-                kill_group(dump)
-            dump_err = _drain(dump.stderr)
-            dump.wait()
-            loader_errs = [_drain(loader.stderr) for loader in loaders]
-            for loader in loaders:
-                loader.wait()
-        # The loader that failed first speaks; the ones stopped because of it died silently.
-        outcomes = sorted(zip(loaders, loader_errs, strict=True), key=lambda pair: not pair[1])
-        for loader, err in outcomes:
-            attempt.raise_for(loader.returncode or 0, err, what=f"{self.client_tool} (data)")
+                        for i, conn in enumerate(loaders)
+                    ]
+                    for feeder in feeders:
+                        feeder.start()
+                    try:
+                        self._split(attempt, dump.stdout, header, batches, counts, failures)
+                    finally:
+                        if failures or attempt.aborted:
+                            # A loader blocked in the server (on a lock of the failed session, say)
+                            # would never take its end marker.
+                            self._kill_sessions(sessions)
+                        for _ in feeders:
+                            _put(batches, None, failures, attempt)
+                        for feeder in feeders:
+                            feeder.join()
+                    if failures:
+                        # Nobody reads the dump any more: it would block on its full pipe for ever.
+                        kill_group(dump)
+                    dump.wait()
+                    dump_err = attempt.stderr(dump)
+                    completed = not failures
+                finally:
+                    if not completed:
+                        self._kill_sessions(sessions)
+        finally:
+            for conn in loaders:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        attempt.check()
         if failures:
-            raise CopyError(f"Loading the data failed: {self._mask(str(failures[0]))}")
+            first = failures[0]
+            if isinstance(first, pymysql.Error):
+                raise self._error(first, "loading the data") from None
+            raise first
         attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} (data)")
         return counts
 
@@ -553,7 +563,7 @@ class MysqlEngine:
         attempt: Attempt,
         stream: IO[bytes],
         header: bytes,
-        batches: queue.Queue[bytes | None],
+        batches: queue.Queue[list[bytes] | None],
         counts: dict[str, int],
         failures: list[BaseException],
     ) -> None:
@@ -590,14 +600,13 @@ class MysqlEngine:
                 counts[table] = counts.get(table, 0) + rows
                 rows_in_batch += rows
                 batch.append(statement[match.start() :])
-                batch.append(b";\n")
                 batch_size += len(statement) + 2
                 if batch_size >= BATCH_BYTES:
-                    _put(batches, b"".join(batch), failures, attempt)
+                    _put(batches, batch, failures, attempt)
                     attempt.add(bytes_copied=batch_size, rows=rows_in_batch)
                     batch, batch_size, rows_in_batch = [], 0, 0
         if batch:
-            _put(batches, b"".join(batch), failures, attempt)
+            _put(batches, batch, failures, attempt)
             attempt.add(bytes_copied=batch_size, rows=rows_in_batch)
 
     def _verify(
@@ -639,6 +648,22 @@ class MysqlEngine:
                 f"table(s) differ and {len(behind)} AUTO_INCREMENT counter(s) are behind.",
                 details={"tables": mismatched, "auto_increment": behind},
             )
+
+    def _kill_sessions(self, sessions: list[int]) -> None:
+        """End the loaders' server sessions (the connection, not only the query: a session
+        left open keeps its transaction's locks)."""
+        if not sessions:
+            return
+        with contextlib.suppress(pymysql.Error):
+            conn = self._connect(self.target)
+            try:
+                with conn.cursor() as cur:
+                    for session in list(sessions):
+                        # Gone already (the client died and the server noticed): error 1094.
+                        with contextlib.suppress(pymysql.Error):
+                            cur.execute(f"KILL CONNECTION {int(session)}")
+            finally:
+                conn.close()
 
     def _error(self, exc: pymysql.Error, doing: str) -> CopyError:
         message = self._mask(str(exc))
@@ -720,8 +745,8 @@ def _count_rows(statement: bytes, values_start: int) -> int:
 
 
 def _put(
-    batches: queue.Queue[bytes | None],
-    item: bytes | None,
+    batches: queue.Queue[list[bytes] | None],
+    item: list[bytes] | None,
     failures: list[BaseException],
     attempt: Attempt,
 ) -> None:
@@ -734,63 +759,34 @@ def _put(
                 return
 
 
-def _feed(
-    loader: subprocess.Popen[bytes],
-    prelude: bytes,
-    batches: queue.Queue[bytes | None],
+def _statements(script: bytes) -> list[bytes]:
+    """The statements of the dump's header (one per line, each ending with ``;``)."""
+    return [line.rstrip(b";") for line in script.splitlines() if line.strip().endswith(b";")]
+
+
+def _load(
+    conn: pymysql.connections.Connection[Any],
+    prelude: list[bytes],
+    batches: queue.Queue[list[bytes] | None],
     failures: list[BaseException],
-    loaders: list[subprocess.Popen[bytes]],
+    attempt: Attempt,
 ) -> None:
-    assert loader.stdin is not None
+    """One loader session: every batch is one transaction, its INSERTs sent as they came."""
     try:
-        _write(loader, prelude, failures)
-        while True:
+        for statement in prelude:
+            conn.query(statement)
+        while not failures and not attempt.aborted:
             try:
                 batch = batches.get(timeout=0.5)
             except queue.Empty:
-                if failures:
-                    break
                 continue
             if batch is None:
-                break
-            _write(loader, batch + b"COMMIT;\n", failures)
-        loader.stdin.close()
-    except (BrokenPipeError, OSError) as exc:
-        # The loader died: its own error message (read by the caller) says why. The other
-        # loaders are stopped too, or one of them could stay blocked on a lock of the dead
-        # session and hold its feeder in a pipe write for ever.
+                return
+            for statement in batch:
+                conn.query(statement)
+            conn.commit()
+    except BaseException as exc:
         failures.append(exc)
-        with contextlib.suppress(OSError):
-            loader.stdin.close()
-        for other in loaders:
-            if other is not loader:
-                kill_group(other)
-
-
-def _write(loader: subprocess.Popen[bytes], data: bytes, failures: list[BaseException]) -> None:
-    """Write without ever blocking for good: a pipe write can outlive its reader's usefulness
-    (a loader stuck behind a dead session's locks), so the loader and the others are
-    checked between writes."""
-    assert loader.stdin is not None
-    fd = loader.stdin.fileno()
-    view = memoryview(data)
-    while view:
-        _, writable, _ = select.select([], [fd], [], 0.5)
-        if loader.poll() is not None:
-            raise BrokenPipeError(f"the loader exited with code {loader.returncode}")
-        if failures:
-            raise BrokenPipeError("another loader failed")
-        if writable:
-            written = os.write(fd, view[: 1 << 16])
-            view = view[written:]
-
-
-def _drain(stream: IO[bytes] | None) -> bytes:
-    if stream is None:
-        return b""
-    with contextlib.suppress(OSError, ValueError):
-        return stream.read()
-    return b""
 
 
 def _kill_query(engine: MysqlEngine, conn: pymysql.connections.Connection[Any]) -> None:

@@ -85,11 +85,6 @@ def test_the_server_is_asked_even_when_the_urls_look_like_two_databases(
         preflight(mysql_source.url, mysql_source.url.replace("127.0.0.1", "localhost"))
 
 
-@pytest.mark.xfail(
-    reason="known issue: after a loader's session is killed, the other loader can stay blocked "
-    "in the server until the attempt's timeout; under investigation",
-    strict=False,
-)
 def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
     mysql_source: Database, mysql_target: Database
 ) -> None:
