@@ -104,6 +104,7 @@ class ClientSite(models.Model):
 # Railway's variable names; RAILWAY_* are Railway's own and cannot be overridden.
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Options WordPress cannot run without: resetting them breaks the copy rather than defusing it.
+# The roles option is named after the table prefix (wp_user_roles, wpx_user_roles, ...).
 _ESSENTIAL_OPTIONS = (
     "siteurl",
     "home",
@@ -149,7 +150,7 @@ def _reset_option_errors(value: object) -> list[str]:
             )
         elif not prefix:
             errors.append("A lone * would reset every option; name a prefix, e.g. mailchimp_*.")
-        elif any(
+        elif name.endswith("user_roles") or any(
             option == name or (name.endswith("*") and option.startswith(prefix))
             for option in _ESSENTIAL_OPTIONS
         ):
@@ -180,7 +181,7 @@ def _masking_rule_errors(value: object) -> list[str]:
             )
         elif len(names) > 3:
             errors.append(f"Rule {number}: {table} has too many dots; use schema.table.")
-        if kind not in MASKING_KINDS:
+        if not isinstance(kind, str) or kind not in MASKING_KINDS:
             errors.append(f"Rule {number}: kind {kind!r} is not one of {kinds}.")
     return errors
 

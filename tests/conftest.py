@@ -9,4 +9,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures_api",
     "tests.fixtures_portal",
     "tests.fixtures_pipeline",
+    "tests.fixtures_browser",
 ]

@@ -1,43 +1,17 @@
-"""Chromium through Playwright against pytest-django's live server.
-
-Debian's Chromium is used as installed (/usr/bin/chromium); Playwright's own browser downloads
-are never needed. Playwright's sync API runs an event loop in the test's thread, so Django's
-guard against database calls from async code has to be told that these calls are synchronous.
-"""
+"""Chromium (the session's, from ``tests.fixtures_browser``) against pytest-django's live
+server."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import django_rq
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from tests.fixtures_browser import DESKTOP, PHONE
 from tests.fixtures_portal import PASSWORD
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

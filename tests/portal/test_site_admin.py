@@ -120,6 +120,7 @@ def test_emptied_boxes_save_as_no_variables_and_the_default_options(
         ("wordpress_reset_options", ["*"], "A lone * would reset every option"),
         ("wordpress_reset_options", ["siteurl"], "siteurl would reset an option WordPress needs"),
         ("wordpress_reset_options", ["wp_*"], "wp_* would reset an option WordPress needs"),
+        ("wordpress_reset_options", ["wpx_user_roles"], "would reset an option WordPress needs"),
     ],
 )
 def test_a_mistake_in_the_staging_settings_is_named_under_its_field(
@@ -150,6 +151,10 @@ def test_a_mistake_in_the_staging_settings_is_named_under_its_field(
                 {"table": "customers; DROP", "column": "email", "kind": "email"},
             ],
             "Rule 2: table and column are plain names",
+        ),
+        (
+            [{"table": "customers", "column": "email", "kind": ["email"]}],
+            "Rule 1: kind ['email'] is not one of",
         ),
         (
             [{"table": "customers", "column": "email", "kind": "scramble"}],
