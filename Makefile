@@ -21,9 +21,17 @@ run: install
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py serve_demo
 
-## make test: the whole test suite, against the local PostgreSQL, MariaDB and Redis
+## make test: the whole test suite, against the local PostgreSQL, MariaDB and Redis; the
+## reliability suite runs through its report script, in its reduced form (6 clones of load)
 test: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not reliability" $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PYTHON) scripts/reliability_report.py --reduced \
+		--output var/reliability.md
+
+## make reliability: the full reliability suite (20 clones of load), rewriting docs/reliability.md
+.PHONY: reliability
+reliability: install
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PYTHON) scripts/reliability_report.py
 
 ## make lint: ruff (lint and format) and mypy
 lint: install

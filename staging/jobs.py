@@ -19,7 +19,10 @@ def execute_run(run_id: int) -> str:
     if run.status != RunStatus.QUEUED:
         return f"run {run_id} is {run.status}: nothing to do"
     if not pipeline.admit(run):
-        django_rq.get_queue("default").enqueue_in(RETRY_ADMISSION_AFTER, execute_run, run_id)
+        job = django_rq.get_queue("default").enqueue_in(RETRY_ADMISSION_AFTER, execute_run, run_id)
+        # The run points at the job that will pick it up, so requeue_lost_runs does not take
+        # this finished one for a lost one.
+        Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(rq_job_id=job.id)
         return f"run {run_id} waits for a free slot"
     services = default_services()
     try:
@@ -30,4 +33,5 @@ def execute_run(run_id: int) -> str:
 
 
 def reap_stale_runs() -> int:
-    return len(pipeline.reap_stale_runs(default_services))
+    reaped = pipeline.reap_stale_runs(default_services)
+    return len(reaped) + len(pipeline.requeue_lost_runs())

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import django_rq
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.job import Job, JobStatus
 
 from staging import audit, notify
 from staging.errors import UnderstudyError
@@ -45,6 +54,44 @@ class RunCancelled(UnderstudyError):
 
 class WorkerLost(UnderstudyError):
     code = "worker_lost"
+
+
+class PortalDatabaseUnavailable(UnderstudyError):
+    code = "portal_database_unavailable"
+
+
+T = TypeVar("T")
+
+# How long the pipeline's own writes wait for the portal database to come back (a restart, a
+# failover) before the run is left to the reaper.
+PORTAL_DATABASE_PATIENCE_SECONDS = 60.0
+_PORTAL_DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def _with_portal_database(action: Callable[[], T], what: str) -> T:
+    """Do ``action``; while the portal database is unreachable, reconnect and try again.
+
+    Django never reconnects a connection that broke under it outside a request, so the broken
+    one is closed here and the next query opens a fresh one. Only the pipeline's own
+    bookkeeping goes through this: each action is safe to repeat.
+    """
+    deadline = time.monotonic() + PORTAL_DATABASE_PATIENCE_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except _PORTAL_DATABASE_ERRORS as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning(
+                "portal database unavailable while %s (%s); retrying in %.1fs",
+                what,
+                type(error).__name__,
+                delay,
+            )
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @dataclass(frozen=True)
@@ -102,9 +149,15 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(self._interval):
-                Run.objects.filter(pk=self._run_id).update(heartbeat_at=timezone.now())
-                if Run.objects.filter(pk=self._run_id, cancel_requested=True).exists():
-                    self._cancel.set()
+                try:
+                    Run.objects.filter(pk=self._run_id).update(heartbeat_at=timezone.now())
+                    if Run.objects.filter(pk=self._run_id, cancel_requested=True).exists():
+                        self._cancel.set()
+                except _PORTAL_DATABASE_ERRORS:
+                    # A heartbeat that died with one lost connection would get a live run
+                    # reaped: beat again on a fresh connection next time.
+                    logger.warning("heartbeat missed", extra={"run_id": self._run_id})
+                    connection.close()
         except Exception:
             logger.exception("heartbeat stopped", extra={"run_id": self._run_id})
         finally:
@@ -139,15 +192,21 @@ def execute(run: Run, services: Services) -> Run:
     """Run every step of ``run`` (already started); on failure undo what was done."""
     plan = PLANS[run.operation]
     environment = run.environment
-    _set_environment_status(environment, plan.running)
+    _with_portal_database(
+        lambda: _set_environment_status(environment, plan.running), "starting the run"
+    )
     cancel = threading.Event()
     context = StepContext(run=run, environment=environment, services=services, cancel=cancel)
+    # Per run, not per client: a test or a command may share one client between runs.
+    context.values["railway_calls_before"] = services.railway.calls
     log_extra = {"run_id": run.pk, "operation": run.operation, "site": environment.site.slug}
     logger.info("run started", extra=log_extra)
     with Heartbeat(run, cancel, settings.STAGING_HEARTBEAT_SECONDS):
         try:
             for position, step in enumerate(plan.steps):
-                run.refresh_from_db(fields=["cancel_requested"])
+                _with_portal_database(
+                    lambda: run.refresh_from_db(fields=["cancel_requested"]), "between steps"
+                )
                 if run.cancel_requested or cancel.is_set():
                     raise RunCancelled("Cancelled on request.")
                 _run_step(context, step, position, len(plan.steps))
@@ -155,6 +214,13 @@ def execute(run: Run, services: Services) -> Run:
             _end(run, plan, RunStatus.CANCELLED, error.code, error.message, services)
         except UnderstudyError as error:
             _end(run, plan, RunStatus.FAILED, error.code, error.message, services)
+        except _PORTAL_DATABASE_ERRORS as error:
+            # A step could not record what it did: undo everything rather than go on blind.
+            lost = PortalDatabaseUnavailable(
+                "The portal database was unavailable during a step; everything was undone. "
+                f"({type(error).__name__})"
+            )
+            _end(run, plan, RunStatus.FAILED, lost.code, lost.message, services)
         except Exception as error:
             message = mask_text(f"Unexpected error: {type(error).__name__}: {error}")
             _end(run, plan, RunStatus.ERRORED, "internal_error", message, services)
@@ -166,10 +232,16 @@ def execute(run: Run, services: Services) -> Run:
 
 def _run_step(context: StepContext, step: Step, position: int, total: int) -> None:
     run = context.run
-    record = RunStep.objects.create(run=run, name=step.name, position=position)
+    record = _with_portal_database(
+        lambda: RunStep.objects.get_or_create(run=run, name=step.name, position=position)[0],
+        f"recording step {step.name}",
+    )
     run.current_step = step.name
     run.progress_percent = max(run.progress_percent, int(100 * position / total))
-    run.save(update_fields=["current_step", "progress_percent"])
+    _with_portal_database(
+        lambda: run.save(update_fields=["current_step", "progress_percent"]),
+        f"recording step {step.name}",
+    )
     context.begin(record, base_percent=run.progress_percent, share=100 / total)
     started = timezone.now()
     extra = {"run_id": run.pk, "step": step.name}
@@ -189,10 +261,18 @@ def _run_step(context: StepContext, step: Step, position: int, total: int) -> No
         logger.info("step succeeded", extra=extra)
     finally:
         record.finished_at = timezone.now()
-        record.save(update_fields=["status", "finished_at"])
         durations = run.metrics.setdefault("step_seconds", {})
         durations[step.name] = round((record.finished_at - started).total_seconds(), 3)
-        Run.objects.filter(pk=run.pk).update(metrics=run.metrics)
+        # Railway allows a Hobby workspace 1,000 requests an hour; each run's share is kept.
+        run.metrics["railway_calls"] = (
+            context.services.railway.calls - context.values["railway_calls_before"]
+        )
+
+        def save() -> None:
+            record.save(update_fields=["status", "finished_at"])
+            Run.objects.filter(pk=run.pk).update(metrics=run.metrics)
+
+        _with_portal_database(save, f"recording step {step.name}")
 
 
 def rollback(run: Run, services: Services) -> list[str]:
@@ -219,28 +299,54 @@ def rollback(run: Run, services: Services) -> list[str]:
 
 
 def _succeed(run: Run, plan: Plan, services: Services) -> None:
-    with transaction.atomic():
-        run.finish(RunStatus.SUCCEEDED)
-        environment = run.environment
-        _set_environment_status(environment, plan.succeeded)
-        if run.operation == Operation.REFRESH:
-            environment.last_refreshed_at = timezone.now()
-            environment.save(update_fields=["last_refreshed_at"])
-        _audit_end(run)
+    def record_outcome() -> None:
+        with transaction.atomic():
+            run.finish(RunStatus.SUCCEEDED)
+            environment = run.environment
+            _set_environment_status(environment, plan.succeeded)
+            if run.operation == Operation.REFRESH:
+                environment.last_refreshed_at = timezone.now()
+                environment.save(update_fields=["last_refreshed_at"])
+            _audit_end(run)
+
+    _with_portal_database(_restoring_status(run, record_outcome), "recording the outcome")
     notify.run_finished(run)
 
 
 def _end(
     run: Run, plan: Plan, status: RunStatus, code: str, message: str, services: Services
 ) -> None:
-    problems = rollback(run, services)
+    # Undoing twice is harmless (a deleted environment is not an error), so the rollback can be
+    # repeated whole if the portal database drops out while it is recorded.
+    problems = _with_portal_database(lambda: rollback(run, services), "rolling back")
     if problems:
         message += " Some steps could not be undone: " + "; ".join(problems)
-    with transaction.atomic():
-        run.finish(status, code, message)
-        _set_environment_status(run.environment, plan.failed)
-        _audit_end(run)
+
+    def record_outcome() -> None:
+        with transaction.atomic():
+            run.finish(status, code, message)
+            _set_environment_status(run.environment, plan.failed)
+            _audit_end(run)
+
+    _with_portal_database(_restoring_status(run, record_outcome), "recording the outcome")
     notify.run_finished(run)
+
+
+def _restoring_status(run: Run, action: Callable[[], None]) -> Callable[[], None]:
+    """``action``, but on failure ``run`` is put back as it was, so that trying again after the
+    transaction was rolled back does not find it already finished in memory."""
+    fields = ("status", "error_code", "error_message", "finished_at", "progress_percent")
+    before = {name: getattr(run, name) for name in fields}
+
+    def attempt() -> None:
+        try:
+            action()
+        except Exception:
+            for name, value in before.items():
+                setattr(run, name, value)
+            raise
+
+    return attempt
 
 
 def _set_environment_status(environment: StagingEnvironment, status: EnvironmentStatus) -> None:
@@ -288,3 +394,50 @@ def reap_stale_runs(services_factory: Callable[[], Services], now: Any = None) -
         reaped.append(run)
         close_old_connections()
     return reaped
+
+
+# -- runs whose job was lost ---------------------------------------------------------------
+
+# A run younger than this may still be between its commit and its enqueue.
+REQUEUE_AFTER_SECONDS = 30
+
+_JOB_GONE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def requeue_lost_runs(older_than: float = REQUEUE_AFTER_SECONDS, now: Any = None) -> list[Run]:
+    """Enqueue again every queued run whose job is no longer on the queue.
+
+    That happens when Redis restarts without its data, or was down when the run was committed
+    (the enqueue after the commit is allowed to fail, see ``runs.enqueue``). A run that is still
+    queued while its job has ended (failed before it could start the run) is lost too.
+    """
+    from staging.runs import enqueue
+
+    cutoff = (now or timezone.now()) - timedelta(seconds=older_than)
+    redis = django_rq.get_connection("default")
+    requeued: list[Run] = []
+    waiting = Run.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
+    for run in waiting.select_related("environment__site").order_by("created_at"):
+        if run.rq_job_id and _job_alive(run.rq_job_id, redis):
+            continue
+        try:
+            job_id = enqueue(run)
+        except RedisError:
+            logger.exception("could not requeue run", extra={"run_id": run.pk})
+            break
+        audit.record(
+            "staging.run_requeued",
+            source=Trigger.SCHEDULE,
+            target=run.environment,
+            details={"run_id": run.pk, "lost_job_id": run.rq_job_id or None, "job_id": job_id},
+        )
+        logger.info("requeued a run whose job was lost", extra={"run_id": run.pk})
+        requeued.append(run)
+    return requeued
+
+
+def _job_alive(job_id: str, redis: Any) -> bool:
+    if not Job.exists(job_id, connection=redis):
+        return False
+    status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
+    return status not in _JOB_GONE

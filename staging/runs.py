@@ -28,6 +28,7 @@ from staging.models import (
 from staging.names import generate_name, validate_name
 
 MAX_TTL_DAYS = 90
+SUGGESTED_NAME_ATTEMPTS = 20
 
 
 class RunInProgress(UnderstudyError):
@@ -71,14 +72,19 @@ def _audit(action: str, actor: Actor, target: object, **details: object) -> None
     )
 
 
+def enqueue(run: Run) -> str:
+    """Put the run's job on the queue and remember its id (``requeue_lost_runs`` checks it)."""
+    from staging.jobs import execute_run
+
+    job = django_rq.get_queue("default").enqueue(execute_run, run.pk, job_timeout=6 * 3600)
+    Run.objects.filter(pk=run.pk).update(rq_job_id=job.id)
+    return str(job.id)
+
+
 def _enqueue_on_commit(run: Run) -> None:
-    def enqueue() -> None:
-        from staging.jobs import execute_run
-
-        job = django_rq.get_queue("default").enqueue(execute_run, run.pk, job_timeout=6 * 3600)
-        Run.objects.filter(pk=run.pk).update(rq_job_id=job.id)
-
-    transaction.on_commit(enqueue)
+    # Robust: with Redis down the request still answers with the run it committed; the run
+    # stays queued and pipeline.requeue_lost_runs puts it on the queue once Redis is back.
+    transaction.on_commit(lambda: enqueue(run), robust=True)
 
 
 def _validate_ttl(ttl_days: int | None, site: ClientSite) -> int:
@@ -105,35 +111,45 @@ def start_clone(
 ) -> Run:
     """Create a staging environment for ``site`` and queue the clone that fills it."""
     days = _validate_ttl(ttl_days, site)
-    chosen = validate_name(name) if name else suggest_name(site)
-    try:
-        with transaction.atomic():
-            environment = StagingEnvironment.objects.create(
-                site=site,
-                name=chosen,
-                created_by=actor.user,
-                expires_at=timezone.now() + timedelta(days=days),
-            )
-            run = Run.objects.create(
-                environment=environment,
-                operation=Operation.CLONE,
-                trigger=actor.source,
-                triggered_by=actor.user,
-            )
-            _audit(
-                "staging.clone_requested",
-                actor,
-                environment,
-                run_id=run.pk,
-                ttl_days=days,
-                gdpr_acknowledged=gdpr_acknowledged,
-            )
-            _enqueue_on_commit(run)
-    except IntegrityError:
-        raise NameTaken(
-            f"{site} already has a staging environment named '{chosen}'.",
-            details={"name": chosen},
-        ) from None
+    # Two requests at once can be given the same suggested name; the loser takes the next one.
+    for attempt in range(1 if name else SUGGESTED_NAME_ATTEMPTS):
+        chosen = validate_name(name) if name else suggest_name(site)
+        try:
+            return _create_clone(site, actor, chosen, days, gdpr_acknowledged)
+        except IntegrityError:
+            if name or attempt == SUGGESTED_NAME_ATTEMPTS - 1:
+                raise NameTaken(
+                    f"{site} already has a staging environment named '{chosen}'.",
+                    details={"name": chosen},
+                ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _create_clone(
+    site: ClientSite, actor: Actor, chosen: str, days: int, gdpr_acknowledged: bool
+) -> Run:
+    with transaction.atomic():
+        environment = StagingEnvironment.objects.create(
+            site=site,
+            name=chosen,
+            created_by=actor.user,
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        run = Run.objects.create(
+            environment=environment,
+            operation=Operation.CLONE,
+            trigger=actor.source,
+            triggered_by=actor.user,
+        )
+        _audit(
+            "staging.clone_requested",
+            actor,
+            environment,
+            run_id=run.pk,
+            ttl_days=days,
+            gdpr_acknowledged=gdpr_acknowledged,
+        )
+        _enqueue_on_commit(run)
     return run
 
 

@@ -8,13 +8,22 @@ from staging.services import default_services
 
 
 class Command(StagingCommand):
-    help = "Roll back runs whose worker stopped sending heartbeats (a crash or a kill)."
+    help = (
+        "Roll back runs whose worker stopped sending heartbeats (a crash or a kill), and queue "
+        "again the queued runs whose job was lost (Redis restarted or down)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         reaped = pipeline.reap_stale_runs(default_services)
+        requeued = pipeline.requeue_lost_runs()
         self.emit(
             options,
-            {"reaped": [run_document(run) for run in reaped]},
+            {
+                "reaped": [run_document(run) for run in reaped],
+                "requeued": [run_document(run) for run in requeued],
+            },
             f"Reaped {len(reaped)} stale run(s)."
-            + "".join(f"\n  run {run.pk}: {run.environment}" for run in reaped),
+            + "".join(f"\n  run {run.pk}: {run.environment}" for run in reaped)
+            + f"\nRequeued {len(requeued)} lost run(s)."
+            + "".join(f"\n  run {run.pk}: {run.environment}" for run in requeued),
         )
