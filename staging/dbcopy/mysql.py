@@ -8,7 +8,8 @@ The method ("parallel-load"), chosen by measurement (docs/performance.md):
    the ``FLUSH TABLES WITH READ LOCK`` that makes them agree is not granted to Railway's
    users); this process cuts the stream at statement boundaries into batches of a few MB and
    sends them on ``jobs`` target sessions of its own in parallel (no client process re-parses
-   the stream), with foreign-key and unique checks off and one commit per batch. The load is the slow side, so that is where the parallelism goes;
+   the stream), with foreign-key and unique checks off and one commit per batch. The load is
+   the slow side, so that is where the parallelism goes;
    the queue between them is bounded, so memory stays flat;
 3. triggers are created after the data, so that they do not fire on the copied rows;
 4. the rows of every table are counted in the stream as they pass and compared with

@@ -36,7 +36,7 @@ QUERIES = {
 
 def snapshot(database: Database) -> dict[str, object]:
     with _mysql_admin(database.name) as conn, conn.cursor() as cur:
-        result = {}
+        result: dict[str, object] = {}
         for name, query in QUERIES.items():
             cur.execute(query)
             result[name] = cur.fetchone()

@@ -68,18 +68,18 @@ def checksum(url: str) -> dict[str, str]:
                 ).format(sql.Identifier(table))
                 digests[table] = str(conn.execute(query).fetchone()[0])  # type: ignore[index]
             return digests
-    conn = pymysql.connect(
+    mysql = pymysql.connect(
         host=parts.hostname, port=parts.port or 3306, user="root", password="", database=database
     )
-    with conn, conn.cursor() as cursor:
+    with mysql, mysql.cursor() as cursor:
         cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
         tables = sorted(row[0] for row in cursor.fetchall())
         digests = {}
         for table in tables:
             cursor.execute(f"CHECKSUM TABLE `{table}` EXTENDED")
-            checked = cursor.fetchone()[1]
+            checked = cursor.fetchone()[1]  # type: ignore[index]
             cursor.execute(f"SELECT count(*) FROM `{table}`")  # noqa: S608 - a table name
-            digests[table] = f"{cursor.fetchone()[0]}:{checked}"
+            digests[table] = f"{cursor.fetchone()[0]}:{checked}"  # type: ignore[index]
         return digests
 
 
@@ -178,7 +178,8 @@ DISGUISES = [
 @pytest.fixture
 def production(request: pytest.FixtureRequest) -> SandboxProject:
     """A production site of each engine, with data."""
-    return request.getfixturevalue(request.param)
+    project: SandboxProject = request.getfixturevalue(request.param)
+    return project
 
 
 # -- the copy engine ------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_a_clone_whose_staging_database_is_production_is_refused(
         point_staging_database_at(sandbox, created.id, target)
         return created
 
-    services.railway.create_environment = create_then_misconfigure  # type: ignore[method-assign]
+    services.railway.create_environment = create_then_misconfigure
     run = clone(ledger_site, services)
 
     assert_refused(run, "copy_database")
@@ -304,7 +305,7 @@ def test_preparing_the_site_refuses_production_even_if_the_copy_did_not(
         prepared.append(url)
         raise AssertionError("the site was prepared in production")
 
-    services.railway.create_environment = create_then_misconfigure  # type: ignore[method-assign]
+    services.railway.create_environment = create_then_misconfigure
     unguarded = replace(services, copy_database=fake_copy, prepare_wordpress=spy, mask_columns=spy)
     run = clone(site, unguarded)
 
@@ -341,8 +342,8 @@ def start_refresh(door: str, environment: StagingEnvironment) -> None:
         assert response.status_code == 202, response.content
     elif door == "portal":
         client = logged_in(make_user("alice", group=roles.ACCOUNT_MANAGERS))
-        response = client.post(f"/admin/environments/{environment.pk}/refresh/")
-        assert response.status_code == 302
+        page = client.post(f"/admin/environments/{environment.pk}/refresh/")
+        assert page.status_code == 302
     else:
         call_command("refresh_staging", str(environment.pk))
 
