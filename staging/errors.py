@@ -38,3 +38,11 @@ class InvalidState(UnderstudyError):
 class AuditEventImmutable(UnderstudyError):
     code = "audit_immutable"
     http_status = 405
+
+
+class RequestTooLarge(UnderstudyError):
+    """A request body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``; raised by the API's parser, which
+    DRF loads while its views import, so it lives here rather than in ``staging.api``."""
+
+    code = "request_too_large"
+    http_status = 413

@@ -5,7 +5,6 @@ The portal's test database is PostgreSQL on the development machines and in CI
 """
 
 import os
-import warnings
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("DEBUG", "false")
@@ -24,6 +23,3 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if RUN_NAME:
     DATABASES["default"]["TEST"] = {"NAME": f"test_understudy_{RUN_NAME}"}  # noqa: F405
-
-# The tests serve no static files from STATIC_ROOT (collectstatic runs in the Docker image only).
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")

@@ -22,7 +22,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from staging.errors import UnderstudyError
+from staging.errors import RequestTooLarge, UnderstudyError
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,6 @@ class IdempotencyKeyReused(UnderstudyError):
 
 class InvalidIdempotencyKey(UnderstudyError):
     code = "invalid_idempotency_key"
-
-
-class RequestTooLarge(UnderstudyError):
-    code = "request_too_large"
-    http_status = 413
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 
-from staging.api.errors import RequestTooLarge
+from staging.errors import RequestTooLarge
 
 
 class JSONParser(parsers.JSONParser):
