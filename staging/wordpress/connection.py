@@ -7,69 +7,32 @@ a psycopg one. User and password are percent-decoded; the password never reaches
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 import pymysql
 
-from staging.secrets import mask_url
+from staging.dbcopy.errors import UnsupportedDatabase
+from staging.dbcopy.urls import DatabaseUrl, parse_url
 
 from .errors import DatabaseUnreachable, DatabaseUrlInvalid
-
-MYSQL_SCHEMES = frozenset({"mysql", "mariadb"})
-POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
 
 # Names that reach SQL are checked against this before being quoted: what WordPress and
 # ordinary schemas use, nothing that could close a quoted identifier.
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 
 
-@dataclass(frozen=True)
-class DatabaseAddress:
-    engine: str  # "mysql" | "postgresql"
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-    masked: str
-
-
-def parse_database_url(database_url: str) -> DatabaseAddress:
-    masked = mask_url(database_url)
+def parse_database_url(database_url: str) -> DatabaseUrl:
+    """The copy engine's parse of the URL, with this package's error code."""
     try:
-        parts = urlsplit(database_url)
-        port = parts.port
-    except ValueError as exc:
-        raise DatabaseUrlInvalid(f"The database URL {masked} is not valid.") from exc
-    scheme = parts.scheme.lower()
-    if scheme in MYSQL_SCHEMES:
-        engine, default_port = "mysql", 3306
-    elif scheme in POSTGRES_SCHEMES:
-        engine, default_port = "postgresql", 5432
-    else:
-        raise DatabaseUrlInvalid(
-            f"The database URL {masked} must start with mysql://, mariadb:// or postgresql://."
-        )
-    database = unquote(parts.path.lstrip("/"))
-    if not parts.hostname or not database:
-        raise DatabaseUrlInvalid(f"The database URL {masked} must name a host and a database.")
-    return DatabaseAddress(
-        engine=engine,
-        host=parts.hostname,
-        port=port or default_port,
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        database=database,
-        masked=masked,
-    )
+        return parse_url(database_url)
+    except UnsupportedDatabase as exc:
+        raise DatabaseUrlInvalid(exc.message) from None
 
 
 def connect_mysql(
-    address: DatabaseAddress,
+    address: DatabaseUrl,
 ) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
-    if address.engine != "mysql":
+    if address.family != "mysql":
         raise DatabaseUrlInvalid(f"{address.masked} is not a MySQL or MariaDB database.")
     try:
         return pymysql.connect(
@@ -89,8 +52,8 @@ def connect_mysql(
         ) from exc
 
 
-def connect_postgres(address: DatabaseAddress) -> psycopg.Connection[tuple[object, ...]]:
-    if address.engine != "postgresql":
+def connect_postgres(address: DatabaseUrl) -> psycopg.Connection[tuple[object, ...]]:
+    if address.family != "postgres":
         raise DatabaseUrlInvalid(f"{address.masked} is not a PostgreSQL database.")
     try:
         return psycopg.connect(
@@ -121,7 +84,7 @@ def quote_postgres(name: str) -> str:
 
 
 __all__ = [
-    "DatabaseAddress",
+    "DatabaseUrl",
     "connect_mysql",
     "connect_postgres",
     "parse_database_url",

@@ -368,7 +368,7 @@ def mask_columns(
     Every rule is checked against the database's catalogue before anything is changed.
     """
     address = parse_database_url(database_url)
-    if address.engine == "postgresql":
+    if address.family == "postgres":
         with closing(connect_postgres(address)) as pg:
             counts = _mask_postgres(pg, rules, salt)
     else:
