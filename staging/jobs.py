@@ -7,6 +7,7 @@ from datetime import timedelta
 import django_rq
 
 from staging import pipeline
+from staging.errors import InvalidState
 from staging.models import Run, RunStatus
 from staging.services import default_services
 
@@ -18,7 +19,12 @@ def execute_run(run_id: int) -> str:
     run = Run.objects.select_related("environment__site").get(pk=run_id)
     if run.status != RunStatus.QUEUED:
         return f"run {run_id} is {run.status}: nothing to do"
-    if not pipeline.admit(run):
+    try:
+        admitted = pipeline.admit(run)
+    except InvalidState:
+        # Cancelled between the check above and the start: nothing to run.
+        return f"run {run_id} ended before it started"
+    if not admitted:
         job = django_rq.get_queue("default").enqueue_in(RETRY_ADMISSION_AFTER, execute_run, run_id)
         # The run points at the job that will pick it up, so requeue_lost_runs does not take
         # this finished one for a lost one.
@@ -30,8 +36,3 @@ def execute_run(run_id: int) -> str:
     finally:
         services.close()
     return f"run {run_id} {run.status}"
-
-
-def reap_stale_runs() -> int:
-    reaped = pipeline.reap_stale_runs(default_services)
-    return len(reaped) + len(pipeline.requeue_lost_runs())

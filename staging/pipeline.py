@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -104,7 +104,6 @@ class Plan:
     # A failed clone has been rolled back to nothing; a failed refresh or teardown leaves an
     # environment that exists but needs attention.
     failed: EnvironmentStatus
-    audit_action: str = field(default="")
 
 
 PLANS: dict[str, Plan] = {
