@@ -21,12 +21,15 @@ run: install
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py serve_demo
 
-## make test: the whole test suite, against the local PostgreSQL, MariaDB and Redis; the
-## reliability suite runs through its report script, in its reduced form (6 clones of load)
+## make test: every test, against the local PostgreSQL, MariaDB and Redis: pytest, the
+## reliability suite in its reduced form (through its report script), the TypeScript client and
+## schemathesis against live throwaway portals. Installs the Debian packages the tests use.
 test: install
+	scripts/install_test_packages.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not reliability" $(PYTEST_ARGS)
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PYTHON) scripts/reliability_report.py --reduced \
 		--output var/reliability.md
+	$(MAKE) --no-print-directory test-ts test-api-contract
 
 ## make reliability: the full reliability suite (20 clones of load), rewriting docs/reliability.md
 .PHONY: reliability
