@@ -24,6 +24,11 @@ from tests.kestra import pebble
 OUTPUT_LINE = re.compile(r"^::(\{.*\})::$", re.MULTILINE)
 
 
+class NotReplayable(Exception):
+    """A flow uses a task or runner this replayer does not model: the replay fails loudly
+    rather than pretend the task ran."""
+
+
 class TaskFailed(Exception):
     def __init__(self, task_id: str, message: str) -> None:
         super().__init__(f"{task_id}: {message}")
@@ -68,7 +73,7 @@ def send(task: dict[str, Any], context: pebble.Context, replay: Replay) -> dict[
 def run_commands(task: dict[str, Any], context: pebble.Context, env: dict[str, str]) -> Any:
     runner = task.get("taskRunner", {}).get("type")
     if runner != "io.kestra.plugin.core.runner.Process":
-        raise NotImplementedError(f"{task['id']}: only the Process runner can be replayed")
+        raise NotReplayable(f"{task['id']}: only the Process runner can be replayed")
     rendered_env = {k: str(v) for k, v in pebble.render_value(task.get("env", {}), context).items()}
     script = "\n".join(pebble.render_value(task["commands"], context))
     # Kestra runs the commands with /bin/sh -c, and with `set -e` while failFast is on.
@@ -106,7 +111,7 @@ def run_task(task: dict[str, Any], context: pebble.Context, replay: Replay, env:
         return {}
     if kind == "Commands":
         return run_commands(task, context, env)
-    raise NotImplementedError(f"{task['id']}: {task['type']} is not replayed")
+    raise NotReplayable(f"{task['id']}: {task['type']} is not replayed")
 
 
 def coerce(value: str, kind: str) -> Any:
