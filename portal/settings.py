@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import django_stubs_ext
@@ -42,6 +43,10 @@ INSTALLED_APPS = [
     "django_rq",
     "staging",
 ]
+# The Railway sandbox is a development tool, not part of the product: the wheel and the image
+# leave it out, and its commands (railway_sandbox, serve_demo) exist where its package does.
+if importlib.util.find_spec("railway_sandbox") is not None:
+    INSTALLED_APPS.append("railway_sandbox")
 
 MIDDLEWARE = [
     # First, so that CORS preflights and error responses carry the CORS headers too.

@@ -17,9 +17,9 @@ import django_rq
 import pytest
 from django.db import connection
 
+from railway_sandbox import Sandbox, SandboxProject
 from staging.models import ClientSite, DatabaseEngine
 from staging.railway import RailwayClient
-from staging.railway.sandbox import Sandbox, SandboxProject
 from staging.services import Services
 from tests.fixtures_railway import SANDBOX_TOKEN
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from railway_sandbox import Sandbox, SandboxProject
 from staging.railway import RailwayClient
-from staging.railway.sandbox import Sandbox, SandboxProject
 
 SANDBOX_TOKEN = "sandbox-token-for-tests-7f3a9c"
 

@@ -8,10 +8,10 @@ import psycopg
 import pymysql
 from psycopg import sql
 
+from railway_sandbox import Sandbox
 from staging import pipeline, runs
 from staging.models import ClientSite, Run, StagingEnvironment, Trigger
 from staging.railway import database_url
-from staging.railway.sandbox import Sandbox
 from staging.services import Services
 
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from railway_sandbox import Sandbox
 from staging import pipeline, runs
 from staging.models import EnvironmentStatus, Run, RunStatus, Trigger
-from staging.railway.sandbox import Sandbox
 from tests.fixtures_pipeline import sandbox_services, site_for
 from tests.pipeline.helpers import (
     railway_environment_names,

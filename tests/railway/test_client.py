@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from railway_sandbox.site import table_counts
 from staging.railway import (
     RailwayConflict,
     RailwayDeploymentFailed,
@@ -12,7 +13,6 @@ from staging.railway import (
     detect_database_engine,
 )
 from staging.railway.client import PAGE_SIZE
-from staging.railway.sandbox.site import table_counts
 
 
 def _new_environment(client, site, name):

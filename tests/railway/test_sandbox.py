@@ -8,11 +8,11 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from railway_sandbox import Sandbox
+from railway_sandbox.seed import php_serialize
+from railway_sandbox.site import table_counts
 from staging.http import fetch
 from staging.railway import RailwayClient
-from staging.railway.sandbox import Sandbox
-from staging.railway.sandbox.seed import php_serialize
-from staging.railway.sandbox.site import table_counts
 from tests.fixtures_railway import SANDBOX_TOKEN
 
 

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from railway_sandbox import Fault, Sandbox, SandboxProject
 from staging import pipeline, runs
 from staging.models import (
     AuditEvent,
@@ -26,7 +27,6 @@ from staging.models import (
     Trigger,
 )
 from staging.railway import RailwayClient
-from staging.railway.sandbox import Fault, Sandbox, SandboxProject
 from staging.services import Services
 from tests.fixtures_dbcopy import copy_tool_processes
 from tests.fixtures_pipeline import Worker, fast_sleep, site_for, worker_environment

@@ -24,9 +24,9 @@ from django.core.management import call_command
 from psycopg import sql
 from rq import SimpleWorker
 
+from railway_sandbox import Sandbox, SandboxProject
 from staging import dbcopy, roles, runs
 from staging.models import EnvironmentStatus, Run, RunStatus, StagingEnvironment, Trigger
-from staging.railway.sandbox import Sandbox, SandboxProject
 from staging.services import default_services
 from tests.fixtures_api import make_persona
 from tests.fixtures_pipeline import site_for

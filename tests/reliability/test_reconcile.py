@@ -12,9 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from railway_sandbox import Sandbox, SandboxProject
 from staging import runs
 from staging.models import AuditEvent, EnvironmentStatus, Run, StagingEnvironment, Trigger
-from staging.railway.sandbox import Sandbox, SandboxProject
 from staging.services import Services
 from tests.fixtures_railway import SANDBOX_TOKEN
 from tests.pipeline.helpers import clone, railway_environment_names

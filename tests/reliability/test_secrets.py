@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from railway_sandbox import Sandbox
 from staging.models import ClientSite, Run, RunStatus
-from staging.railway.sandbox import Sandbox
 from tests.fixtures_api import make_persona
 from tests.fixtures_pipeline import (
     POSTGRES_PRODUCTION_SQL,

@@ -29,9 +29,9 @@ import pymysql
 import pytest
 from playwright.sync_api import Browser, Page
 
+from railway_sandbox import Sandbox
 from staging import runs
 from staging.models import Run, RunStatus, Trigger
-from staging.railway.sandbox import Sandbox
 from tests.fixtures_browser import DESKTOP
 from tests.fixtures_pipeline import Worker, site_for, worker_environment
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from staging.railway.sandbox.databases import DatabaseServers
-from staging.railway.sandbox.state import DatabaseBacking, Environment, Instance, Service
+from railway_sandbox.databases import DatabaseServers
+from railway_sandbox.state import DatabaseBacking, Environment, Instance, Service
 
 if TYPE_CHECKING:
-    from staging.railway.sandbox.server import Sandbox
+    from railway_sandbox.server import Sandbox
 
 Page = tuple[int, str, str, dict[str, str]]
 HTML = "text/html; charset=utf-8"

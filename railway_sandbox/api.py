@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from graphql import GraphQLResolveInfo as _ResolveInfo
 from graphql import GraphQLSchema, build_client_schema
 
-from staging.railway.sandbox.state import (
+import staging.railway as railway_package
+from railway_sandbox.state import (
     Deployment,
     Domain,
     Environment,
@@ -30,10 +31,11 @@ from staging.railway.sandbox.state import (
 )
 
 if TYPE_CHECKING:
-    from staging.railway.sandbox.server import Sandbox
+    from railway_sandbox.server import Sandbox
 
 Info: TypeAlias = "_ResolveInfo[Any]"
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema.json"
+# Railway's public schema, as the product ships it (staging/railway/SCHEMA.md says whence).
+SCHEMA_PATH = Path(railway_package.__file__).resolve().parent / "schema.json"
 DOMAIN_SUFFIX = "up.railway.localhost"
 
 _REFERENCE = re.compile(r"\$\{\{\s*([A-Za-z0-9_.\- ]+?)\s*\}\}")

@@ -16,7 +16,7 @@ import psycopg
 import pymysql  # type: ignore[import-untyped, unused-ignore]
 from psycopg import sql
 
-from staging.railway.sandbox.state import DatabaseBacking, Engine
+from railway_sandbox.state import DatabaseBacking, Engine
 
 
 class DatabaseServers:

@@ -21,17 +21,17 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, execute_sync, parse, validate
 
-from staging.railway.sandbox import site
-from staging.railway.sandbox.api import (
+from railway_sandbox import site
+from railway_sandbox.api import (
     RailwayApi,
     SandboxGraphQLError,
     deployment,
     railway_schema,
     service_domain,
 )
-from staging.railway.sandbox.databases import DatabaseServers, database_name
-from staging.railway.sandbox.faults import Fault, Faults
-from staging.railway.sandbox.state import (
+from railway_sandbox.databases import DatabaseServers, database_name
+from railway_sandbox.faults import Fault, Faults
+from railway_sandbox.state import (
     Domain,
     Engine,
     Environment,
@@ -275,7 +275,7 @@ class Sandbox:
 
     def seed_demo(self) -> list[SandboxProject]:
         """Bakery Co (WordPress on MariaDB) and Ledger App (Postgres), with production data."""
-        from staging.railway.sandbox.seed import seed_demo
+        from railway_sandbox.seed import seed_demo
 
         return seed_demo(self)
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from staging.railway.sandbox import Sandbox
+from railway_sandbox import Sandbox
 
 
 class Command(BaseCommand):

@@ -11,10 +11,10 @@ import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from staging.railway.sandbox.databases import database_name
+from railway_sandbox.databases import database_name
 
 if TYPE_CHECKING:
-    from staging.railway.sandbox.server import Sandbox, SandboxProject
+    from railway_sandbox.server import Sandbox, SandboxProject
 
 BAKERY = "Bakery Co"
 LEDGER = "Ledger App"
@@ -36,7 +36,7 @@ def _bakery(sandbox: Sandbox) -> SandboxProject:
         wordpress=True,
         database_name_override=database_name(sandbox.database_prefix, "bakery", "production"),
     )
-    from staging.railway.sandbox import site
+    from railway_sandbox import site
 
     backing = (
         sandbox.world.projects[project.project_id]
