@@ -274,7 +274,7 @@ CORS_ALLOW_HEADERS = (
 )
 CORS_EXPOSE_HEADERS = ("etag", "location", "retry-after", "idempotent-replayed")
 
-# Portal (staging/portal/): the GDPR banner shown on every page, set by GDPR_BANNER_TEXT. The
+# Portal (staging/pages/): the GDPR banner shown on every page, set by GDPR_BANNER_TEXT. The
 # context processor hands it, and whether Railway is the sandbox, to every template.
 GDPR_BANNER_TEXT = env.string(
     "GDPR_BANNER_TEXT",
@@ -284,7 +284,7 @@ GDPR_BANNER_TEXT = env.string(
     ),
 )
 _context_processors: list[str] = TEMPLATES[0]["OPTIONS"]["context_processors"]  # type: ignore[index]
-_context_processors.append("staging.portal.context.portal")
+_context_processors.append("staging.pages.context.portal")
 
 # ---------------------------------------------------------------------------------------------
 # Production in Docker (Dockerfile, docker-compose.yml, docs/runbook.md): gunicorn serves the

@@ -16,7 +16,7 @@ admin.site.site_url = None
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     # Before the admin's own URLs, so the portal's dashboard answers at the admin's index address.
-    path("admin/", include("staging.portal.urls")),
+    path("admin/", include("staging.pages.urls")),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("api/v1/", include("staging.api.urls")),

@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from staging.models import ClientSite
-from staging.portal.forms import ImportSiteForm
+from staging.pages.forms import ImportSiteForm
 from staging.railway import RailwayClient
 
 DEMO_USERNAME = "demo"

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from staging.errors import InvalidName
 from staging.models import AuditEvent, ClientSite, DatabaseEngine, EnvironmentStatus
 from staging.names import MAX_LENGTH, validate_name
-from staging.portal.display import audit_action_label
+from staging.pages.display import audit_action_label
 from staging.railway import Project
 from staging.runs import MAX_TTL_DAYS
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.urls import URLPattern, path
 
-from staging.portal import views
+from staging.pages import views
 
 app_name = "portal"
 

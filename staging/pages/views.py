@@ -40,13 +40,13 @@ from staging.models import (
     StagingEnvironment,
     Trigger,
 )
-from staging.portal.display import (
+from staging.pages.display import (
     BADGE_TONES,
     audit_action_label,
     describe_run,
     expiry_phrase,
 )
-from staging.portal.forms import (
+from staging.pages.forms import (
     AuditFilterForm,
     CreateStagingForm,
     ImportSiteForm,
