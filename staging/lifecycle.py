@@ -108,7 +108,7 @@ def run_now(run: Run, services: Services | None = None) -> bool:
     closed here. Raises ``InvalidState`` if the run ended (was cancelled) before it started."""
     if not admit(run):
         return False
-    used = services or default_services()
+    used = services if services is not None else default_services()
     cancel = threading.Event()
     try:
         with Heartbeat(run, cancel, settings.STAGING_HEARTBEAT_SECONDS):
