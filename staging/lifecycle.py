@@ -45,11 +45,11 @@ JOB_TIMEOUT_SECONDS = 6 * 3600
 RETRY_ADMISSION_AFTER = timedelta(seconds=5)
 
 # A run is enqueued by ``transaction.on_commit`` right after its commit, in the same thread; in
-# between, its job id is on the run and not yet on the queue. Under load that gap is
-# milliseconds, and the load test (tests/reliability/test_load.py) calls requeue_lost_runs
-# every 0.2 s while twenty requests commit: without this grace it would enqueue a second job
-# for a run that was never lost and count it as a loss. A run whose enqueue failed (Redis
-# down) is requeued by the first pass after these few seconds.
+# between, its job id is on the run and not yet on the queue (tests/pipeline/test_lifecycle.py
+# holds a run in that gap). A requeue that caught it there would queue a second job (harmless:
+# the later one finds the run started) and audit a loss that never happened, so a run is left
+# alone for these few seconds. A run whose enqueue failed (Redis down) is requeued by the first
+# pass after them.
 ENQUEUE_GRACE_SECONDS = 5
 
 _JOB_GONE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}

@@ -132,3 +132,13 @@ def test_the_worker_does_nothing_with_a_run_that_was_cancelled_before_it_started
 
     assert execute_run(run.pk) == f"run {run.pk} is cancelled: nothing to do"
     assert Run.objects.get(pk=run.pk).status == RunStatus.CANCELLED
+
+
+def test_a_second_job_for_a_run_that_has_started_does_nothing(job_queue):
+    from staging.jobs import execute_run
+
+    run = runs.start_clone(make_site(), ACTOR)
+    assert lifecycle.admit(run)
+
+    assert execute_run(run.pk) == f"run {run.pk} is running: nothing to do"
+    assert Run.objects.get(pk=run.pk).steps.count() == 0
