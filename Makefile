@@ -36,11 +36,12 @@ test: install
 reliability: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PYTHON) scripts/reliability_report.py
 
-## make lint: ruff (lint and format) and mypy
+## make lint: ruff (lint and format), mypy, and the import contracts (pyproject.toml)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var .mypy_cache .ruff_cache .pytest_cache

@@ -104,7 +104,7 @@ LOGIN_URL = "admin:login"
 # The job queue
 REDIS_URL = env.url("REDIS_URL", default="redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
-# staging.runs enqueues in transaction.on_commit itself, where it can record the job id.
+# staging.lifecycle enqueues in transaction.on_commit itself, with the job id the run was given.
 RQ = {"COMMIT_MODE": "auto"}
 
 # Railway

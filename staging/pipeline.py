@@ -2,7 +2,7 @@
 
 Each step is recorded (``RunStep``) before it starts, and what it creates is saved on that
 record at once, so a rollback needs nothing but the records: the same code undoes a failed run
-and a run whose worker died (``reap_stale_runs``).
+and a run whose worker died (``end_lost_run``, called by the reaper in ``lifecycle``).
 """
 
 from __future__ import annotations
@@ -13,21 +13,10 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import django_rq
-from django.conf import settings
-from django.db import (
-    InterfaceError,
-    OperationalError,
-    close_old_connections,
-    connection,
-    transaction,
-)
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
-from rq.job import Job, JobStatus
 
 from staging import audit, notify
 from staging.errors import UnderstudyError
@@ -39,7 +28,6 @@ from staging.models import (
     RunStep,
     StagingEnvironment,
     StepStatus,
-    Trigger,
 )
 from staging.secrets import mask_text
 from staging.services import Services
@@ -127,104 +115,43 @@ PLANS: dict[str, Plan] = {
 STEPS_BY_NAME: dict[str, Step] = {step.name: step for plan in PLANS.values() for step in plan.steps}
 
 
-class Heartbeat:
-    """Keeps the run's heartbeat fresh from a thread and notices a cancel request."""
-
-    def __init__(self, run: Run, cancel: threading.Event, interval: float) -> None:
-        self._run_id = run.pk
-        self._cancel = cancel
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.pk}", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        try:
-            while not self._stop.wait(self._interval):
-                try:
-                    Run.objects.filter(pk=self._run_id).update(heartbeat_at=timezone.now())
-                    if Run.objects.filter(pk=self._run_id, cancel_requested=True).exists():
-                        self._cancel.set()
-                except _PORTAL_DATABASE_ERRORS:
-                    # A heartbeat that died with one lost connection would get a live run
-                    # reaped: beat again on a fresh connection next time.
-                    logger.warning("heartbeat missed", extra={"run_id": self._run_id})
-                    connection.close()
-        except Exception:
-            logger.exception("heartbeat stopped", extra={"run_id": self._run_id})
-        finally:
-            connection.close()
-
-
-def admit(run: Run) -> bool:
-    """Start ``run`` if the concurrency limits allow it; otherwise it stays queued.
-
-    The count and the start happen under one Redis lock, so two workers cannot both take the
-    last slot, whatever the portal database is.
-    """
-    if run.operation == Operation.TEARDOWN:
-        run.start()
-        return True
-    with django_rq.get_connection("default").lock("understudy:admission", timeout=30):
-        copying = Run.objects.filter(
-            status=RunStatus.RUNNING, operation__in=[Operation.CLONE, Operation.REFRESH]
-        )
-        if copying.count() >= settings.STAGING_MAX_CLONES:
-            return False
-        if (
-            copying.filter(environment__site=run.environment.site_id).count()
-            >= settings.STAGING_MAX_CLONES_PER_SITE
-        ):
-            return False
-        run.start()
-        return True
-
-
-def execute(run: Run, services: Services) -> Run:
-    """Run every step of ``run`` (already started); on failure undo what was done."""
+def execute(run: Run, services: Services, cancel: threading.Event) -> Run:
+    """Run every step of ``run`` (already started); on failure undo what was done. ``cancel``
+    is set from outside (the heartbeat, on a cancel request) to stop at the next step."""
     plan = PLANS[run.operation]
     environment = run.environment
     _with_portal_database(
         lambda: _set_environment_status(environment, plan.running), "starting the run"
     )
-    cancel = threading.Event()
     context = StepContext(run=run, environment=environment, services=services, cancel=cancel)
     # Per run, not per client: a test or a command may share one client between runs.
     context.values["railway_calls_before"] = services.railway.calls
     log_extra = {"run_id": run.pk, "operation": run.operation, "site": environment.site.slug}
     logger.info("run started", extra=log_extra)
-    with Heartbeat(run, cancel, settings.STAGING_HEARTBEAT_SECONDS):
-        try:
-            for position, step in enumerate(plan.steps):
-                _with_portal_database(
-                    lambda: run.refresh_from_db(fields=["cancel_requested"]), "between steps"
-                )
-                if run.cancel_requested or cancel.is_set():
-                    raise RunCancelled("Cancelled on request.")
-                _run_step(context, step, position, len(plan.steps))
-        except RunCancelled as error:
-            _end(run, plan, RunStatus.CANCELLED, error.code, error.message, services)
-        except UnderstudyError as error:
-            _end(run, plan, RunStatus.FAILED, error.code, error.message, services)
-        except _PORTAL_DATABASE_ERRORS as error:
-            # A step could not record what it did: undo everything rather than go on blind.
-            lost = PortalDatabaseUnavailable(
-                "The portal database was unavailable during a step; everything was undone. "
-                f"({type(error).__name__})"
+    try:
+        for position, step in enumerate(plan.steps):
+            _with_portal_database(
+                lambda: run.refresh_from_db(fields=["cancel_requested"]), "between steps"
             )
-            _end(run, plan, RunStatus.FAILED, lost.code, lost.message, services)
-        except Exception as error:
-            message = mask_text(f"Unexpected error: {type(error).__name__}: {error}")
-            _end(run, plan, RunStatus.ERRORED, "internal_error", message, services)
-        else:
-            _succeed(run, plan, services)
+            if run.cancel_requested or cancel.is_set():
+                raise RunCancelled("Cancelled on request.")
+            _run_step(context, step, position, len(plan.steps))
+    except RunCancelled as error:
+        _end(run, plan, RunStatus.CANCELLED, error.code, error.message, services)
+    except UnderstudyError as error:
+        _end(run, plan, RunStatus.FAILED, error.code, error.message, services)
+    except _PORTAL_DATABASE_ERRORS as error:
+        # A step could not record what it did: undo everything rather than go on blind.
+        lost = PortalDatabaseUnavailable(
+            "The portal database was unavailable during a step; everything was undone. "
+            f"({type(error).__name__})"
+        )
+        _end(run, plan, RunStatus.FAILED, lost.code, lost.message, services)
+    except Exception as error:
+        message = mask_text(f"Unexpected error: {type(error).__name__}: {error}")
+        _end(run, plan, RunStatus.ERRORED, "internal_error", message, services)
+    else:
+        _succeed(run, plan, services)
     logger.info("run ended: %s", run.status, extra=log_extra | {"error_code": run.error_code})
     return run
 
@@ -331,6 +258,16 @@ def _end(
     notify.run_finished(run)
 
 
+def end_lost_run(run: Run, services: Services) -> None:
+    """End ``run``, whose worker stopped answering (the reaper found it): undo what its steps
+    recorded and fail it."""
+    error = WorkerLost("The worker running this stopped answering; everything was undone.")
+    RunStep.objects.filter(run=run, status=StepStatus.RUNNING).update(
+        status=StepStatus.FAILED, finished_at=timezone.now()
+    )
+    _end(run, PLANS[run.operation], RunStatus.FAILED, error.code, error.message, services)
+
+
 def _restoring_status(run: Run, action: Callable[[], None]) -> Callable[[], None]:
     """``action``, but on failure ``run`` is put back as it was, so that trying again after the
     transaction was rolled back does not find it already finished in memory."""
@@ -363,80 +300,3 @@ def _audit_end(run: Run) -> None:
         target=run.environment,
         details={"run_id": run.pk, "error_code": run.error_code, "metrics": run.metrics},
     )
-
-
-def reap_stale_runs(services_factory: Callable[[], Services], now: Any = None) -> list[Run]:
-    """Roll back every running run whose worker stopped sending heartbeats."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.STAGING_STALE_AFTER_SECONDS)
-    reaped: list[Run] = []
-    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
-    for run in stale.select_related("environment__site"):
-        with transaction.atomic():
-            claimed = Run.objects.filter(
-                pk=run.pk, status=RunStatus.RUNNING, heartbeat_at__lt=cutoff
-            ).update(heartbeat_at=timezone.now())
-        if not claimed:
-            continue
-        run.refresh_from_db()
-        plan = PLANS[run.operation]
-        error = WorkerLost("The worker running this stopped answering; everything was undone.")
-        RunStep.objects.filter(run=run, status=StepStatus.RUNNING).update(
-            status=StepStatus.FAILED, finished_at=timezone.now()
-        )
-        _end(run, plan, RunStatus.FAILED, error.code, error.message, services_factory())
-        audit.record(
-            "staging.run_reaped",
-            source=Trigger.SCHEDULE,
-            target=run.environment,
-            details={"run_id": run.pk},
-        )
-        reaped.append(run)
-        close_old_connections()
-    return reaped
-
-
-# -- runs whose job was lost ---------------------------------------------------------------
-
-# A run younger than this may still be between its commit and its enqueue.
-REQUEUE_AFTER_SECONDS = 30
-
-_JOB_GONE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
-
-
-def requeue_lost_runs(older_than: float = REQUEUE_AFTER_SECONDS, now: Any = None) -> list[Run]:
-    """Enqueue again every queued run whose job is no longer on the queue.
-
-    That happens when Redis restarts without its data, or was down when the run was committed
-    (the enqueue after the commit is allowed to fail, see ``runs.enqueue``). A run that is still
-    queued while its job has ended (failed before it could start the run) is lost too.
-    """
-    from staging.runs import enqueue
-
-    cutoff = (now or timezone.now()) - timedelta(seconds=older_than)
-    redis = django_rq.get_connection("default")
-    requeued: list[Run] = []
-    waiting = Run.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
-    for run in waiting.select_related("environment__site").order_by("created_at"):
-        if run.rq_job_id and _job_alive(run.rq_job_id, redis):
-            continue
-        try:
-            job_id = enqueue(run)
-        except RedisError:
-            logger.exception("could not requeue run", extra={"run_id": run.pk})
-            break
-        audit.record(
-            "staging.run_requeued",
-            source=Trigger.SCHEDULE,
-            target=run.environment,
-            details={"run_id": run.pk, "lost_job_id": run.rq_job_id or None, "job_id": job_id},
-        )
-        logger.info("requeued a run whose job was lost", extra={"run_id": run.pk})
-        requeued.append(run)
-    return requeued
-
-
-def _job_alive(job_id: str, redis: Any) -> bool:
-    if not Job.exists(job_id, connection=redis):
-        return False
-    status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
-    return status not in _JOB_GONE

@@ -1,19 +1,19 @@
 """The only entry points that start or change work: admin actions, API views, commands and
 Kestra all call these. Each validates, writes the run and its audit event in one transaction,
-and enqueues the job once that transaction has committed.
+and enqueues the job once that transaction has committed (``lifecycle`` owns the queue).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-import django_rq
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from staging import audit
+from staging import audit, lifecycle
 from staging.errors import InvalidState, NameTaken, UnderstudyError
 from staging.models import (
     ActorType,
@@ -26,6 +26,7 @@ from staging.models import (
     Trigger,
 )
 from staging.names import generate_name, validate_name
+from staging.services import default_services
 
 MAX_TTL_DAYS = 90
 SUGGESTED_NAME_ATTEMPTS = 20
@@ -70,21 +71,6 @@ def _audit(action: str, actor: Actor, target: object, **details: object) -> None
         ip_address=actor.ip_address,
         details=details,
     )
-
-
-def enqueue(run: Run) -> str:
-    """Put the run's job on the queue and remember its id (``requeue_lost_runs`` checks it)."""
-    from staging.jobs import execute_run
-
-    job = django_rq.get_queue("default").enqueue(execute_run, run.pk, job_timeout=6 * 3600)
-    Run.objects.filter(pk=run.pk).update(rq_job_id=job.id)
-    return str(job.id)
-
-
-def _enqueue_on_commit(run: Run) -> None:
-    # Robust: with Redis down the request still answers with the run it committed; the run
-    # stays queued and pipeline.requeue_lost_runs puts it on the queue once Redis is back.
-    transaction.on_commit(lambda: enqueue(run), robust=True)
 
 
 def _validate_ttl(ttl_days: int | None, site: ClientSite) -> int:
@@ -140,6 +126,7 @@ def _create_clone(
             operation=Operation.CLONE,
             trigger=actor.source,
             triggered_by=actor.user,
+            rq_job_id=lifecycle.new_job_id(),
         )
         _audit(
             "staging.clone_requested",
@@ -149,12 +136,17 @@ def _create_clone(
             ttl_days=days,
             gdpr_acknowledged=gdpr_acknowledged,
         )
-        _enqueue_on_commit(run)
+        lifecycle.enqueue_on_commit(run)
     return run
 
 
 def _start_on_environment(
-    environment: StagingEnvironment, operation: Operation, actor: Actor, action: str
+    environment: StagingEnvironment,
+    operation: Operation,
+    actor: Actor,
+    action: str,
+    *,
+    enqueue: bool = True,
 ) -> Run:
     with transaction.atomic():
         locked = StagingEnvironment.objects.select_for_update().get(pk=environment.pk)
@@ -172,13 +164,15 @@ def _start_on_environment(
                     operation=operation,
                     trigger=actor.source,
                     triggered_by=actor.user,
+                    rq_job_id=lifecycle.new_job_id(),
                 )
         except IntegrityError:
             raise RunInProgress(
                 f"{locked} already has a run in progress; wait for it or cancel it."
             ) from None
         _audit(action, actor, locked, run_id=run.pk)
-        _enqueue_on_commit(run)
+        if enqueue:
+            lifecycle.enqueue_on_commit(run)
     return run
 
 
@@ -192,6 +186,33 @@ def start_teardown(environment: StagingEnvironment, actor: Actor) -> Run:
     return _start_on_environment(
         environment, Operation.TEARDOWN, actor, "staging.teardown_requested"
     )
+
+
+def tear_down_now(environment: StagingEnvironment, actor: Actor) -> Run:
+    """Tear ``environment`` down in this process, as the worker would, and return the ended run
+    (for commands whose summary is the outcome).
+
+    No job is enqueued, so no worker races this process for the run; should the process die
+    before the run starts, ``requeue_lost_runs`` finds it queued without a job and queues it.
+    """
+    run = _start_on_environment(
+        environment, Operation.TEARDOWN, actor, "staging.teardown_requested", enqueue=False
+    )
+    # A cancel that lands before the start ends the run; the refreshed run says so.
+    with contextlib.suppress(InvalidState):
+        lifecycle.run_now(run)
+    run.refresh_from_db()
+    return run
+
+
+def reap_stale_runs() -> list[Run]:
+    """Roll back the runs whose worker stopped sending heartbeats (the scheduled reaper)."""
+    return lifecycle.reap_stale_runs(default_services)
+
+
+def requeue_lost_runs() -> list[Run]:
+    """Queue again the queued runs whose job was lost (Redis restarted, or down at enqueue)."""
+    return lifecycle.requeue_lost_runs()
 
 
 def extend(environment: StagingEnvironment, actor: Actor, days: int = 7) -> StagingEnvironment:

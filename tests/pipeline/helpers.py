@@ -9,7 +9,7 @@ import pymysql
 from psycopg import sql
 
 from railway_sandbox import Sandbox
-from staging import pipeline, runs
+from staging import lifecycle, runs
 from staging.models import ClientSite, Run, StagingEnvironment, Trigger
 from staging.railway import database_url
 from staging.services import Services
@@ -18,8 +18,8 @@ from staging.services import Services
 def clone(site: ClientSite, services: Services, **options: Any) -> Run:
     """Start a clone as a command would, and run it in this process like the worker does."""
     run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), **options)
-    assert pipeline.admit(run)
-    return pipeline.execute(run, services)
+    assert lifecycle.run_now(run, services)
+    return run
 
 
 def staging_database_url(services: Services, environment: StagingEnvironment) -> str:

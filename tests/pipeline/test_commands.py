@@ -89,12 +89,15 @@ class TestCleanup:
         type(expired).objects.filter(pk=expired.pk).update(
             expires_at=timezone.now() - timedelta(minutes=1)
         )
+        jobs_before = job_queue.job_ids
 
         code, out = run_command("cleanup_staging", "--json")
 
         summary = json.loads(out)
         assert code == 0
         assert (summary["candidates"], summary["torn_down"], summary["failed"]) == (1, 1, 0)
+        # The teardown ran in the command's process: no job was queued for a worker to race.
+        assert job_queue.job_ids == jobs_before
         expired.refresh_from_db()
         kept.refresh_from_db()
         assert (expired.status, kept.status) == (EnvironmentStatus.DELETED, EnvironmentStatus.READY)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from railway_sandbox import Sandbox
-from staging import pipeline, runs
+from staging import lifecycle, runs
 from staging.models import EnvironmentStatus, Run, RunStatus, Trigger
 from tests.fixtures_pipeline import sandbox_services, site_for
 from tests.pipeline.helpers import (
@@ -66,7 +66,7 @@ def test_a_run_whose_worker_was_killed_mid_copy_is_reaped_and_rolled_back(
     assert run.status == RunStatus.RUNNING
     settings.STAGING_STALE_AFTER_SECONDS = 2
     time.sleep(3)
-    reaped = pipeline.reap_stale_runs(lambda: sandbox_services(sandbox))
+    reaped = lifecycle.reap_stale_runs(lambda: sandbox_services(sandbox))
 
     assert [r.pk for r in reaped] == [run.pk]
     run.refresh_from_db()

@@ -10,14 +10,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from railway_sandbox import Fault, Sandbox, SandboxProject
-from staging import pipeline, runs
+from staging import lifecycle, runs
 from staging.models import (
     AuditEvent,
     EnvironmentStatus,
@@ -79,8 +81,7 @@ def assert_nothing_lost(
     for run in started:
         if run.status == RunStatus.SUCCEEDED:
             teardown = runs.start_teardown(run.environment, runs.Actor.system(Trigger.COMMAND))
-            assert pipeline.admit(teardown)
-            pipeline.execute(teardown, services)
+            assert lifecycle.run_now(teardown, services)
             assert teardown.status == RunStatus.SUCCEEDED, teardown.error_message
     for project_id in ready_names:
         assert railway_environment_names(sandbox, project_id) == ["production"]
@@ -352,7 +353,7 @@ def test_a_worker_killed_mid_copy_leaves_a_run_that_is_reaped_and_rolled_back(
 
     settings.STAGING_STALE_AFTER_SECONDS = 2
     time.sleep(3)
-    reaped = pipeline.reap_stale_runs(lambda: services)
+    reaped = lifecycle.reap_stale_runs(lambda: services)
 
     assert [r.pk for r in reaped] == [run.pk]
     run.refresh_from_db()
@@ -388,10 +389,12 @@ def test_runs_queued_when_redis_restarts_are_requeued_and_all_succeed(
     queued.append(Run.objects.get(pk=response.json()["run"]["id"]))
     private_redis.start()
 
-    requeued = pipeline.requeue_lost_runs(older_than=0)
+    # As the reaper sees them once their enqueue grace is over.
+    later = timezone.now() + timedelta(seconds=lifecycle.ENQUEUE_GRACE_SECONDS)
+    requeued = lifecycle.requeue_lost_runs(now=later)
 
     assert sorted(run.pk for run in requeued) == sorted(run.pk for run in queued)
-    assert pipeline.requeue_lost_runs(older_than=0) == []  # their jobs are on the queue now
+    assert lifecycle.requeue_lost_runs(now=later) == []  # their jobs are on the queue now
     worker = Worker(
         worker_environment(sandbox, REDIS_URL=private_redis.url), tmp_path / "worker.log"
     )

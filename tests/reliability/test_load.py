@@ -18,7 +18,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from staging import pipeline
+from staging import lifecycle
 from staging.models import Operation, Run, RunStatus
 from tests.fixtures_pipeline import (
     POSTGRES_PRODUCTION_SQL,
@@ -127,7 +127,7 @@ def test_simultaneous_clone_requests_through_the_api_all_end_ready_within_the_li
         def all_ended() -> bool:
             # As the scheduled reap_stale_runs does in production: a job that went missing from
             # the queue is put back, and counted below, so a loss shows in the figures.
-            requeued.extend(run.pk for run in pipeline.requeue_lost_runs(older_than=20))
+            requeued.extend(run.pk for run in lifecycle.requeue_lost_runs())
             done = Run.objects.filter(pk__in=run_ids, status__in=RunStatus.terminal())
             return done.count() == CLONES
 

@@ -8,11 +8,10 @@ from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
-from staging import pipeline, runs
+from staging import runs
 from staging.errors import UnderstudyError
 from staging.management.base import EXIT_FAILURE, StagingCommand, UsageError
 from staging.models import EnvironmentStatus, RunStatus, StagingEnvironment
-from staging.services import default_services
 
 _DURATION = re.compile(r"^(\d+)([dh])$")
 
@@ -87,18 +86,11 @@ class Command(StagingCommand):
     def _tear_down(
         self, environment: StagingEnvironment, options: dict[str, Any]
     ) -> dict[str, Any]:
+        # The same runner the worker uses, in this process, so the summary is the outcome.
         try:
-            run = runs.start_teardown(environment, self.actor(options))
+            run = runs.tear_down_now(environment, self.actor(options))
         except UnderstudyError as error:
             return {"outcome": "failed", "error_code": error.code, "error": error.message}
-        # The same runner the worker uses, in this process, so the summary is the outcome.
-        if pipeline.admit(run):
-            services = default_services()
-            try:
-                pipeline.execute(run, services)
-            finally:
-                services.close()
-        run.refresh_from_db()
         if run.status == RunStatus.SUCCEEDED:
             return {"outcome": "torn_down", "run_id": run.pk}
         return {

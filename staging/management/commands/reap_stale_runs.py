@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from staging import pipeline
+from staging import runs
 from staging.management.base import StagingCommand, run_document
-from staging.services import default_services
 
 
 class Command(StagingCommand):
@@ -14,8 +13,8 @@ class Command(StagingCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        reaped = pipeline.reap_stale_runs(default_services)
-        requeued = pipeline.requeue_lost_runs()
+        reaped = runs.reap_stale_runs()
+        requeued = runs.requeue_lost_runs()
         self.emit(
             options,
             {
