@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "django_rq",
     "staging",
 ]
+# /django-rq/ is mounted for superusers only (portal/urls.py); django-rq's own admin entry would
+# let any staff member stop and delete jobs.
+RQ_SHOW_ADMIN_LINK = False
 
 MIDDLEWARE = [
     # First, so that CORS preflights and error responses carry the CORS headers too.
@@ -95,6 +98,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+
+# Proxies in front of the portal that append to X-Forwarded-For (Railway's edge: 1). The client's
+# address is the Nth from the right (staging/addresses.py); 0 uses the connection's address.
+# API_NUM_PROXIES is the older name of the same setting.
+TRUSTED_PROXY_HOPS = env.integer(
+    "TRUSTED_PROXY_HOPS", default=env.integer("API_NUM_PROXIES", default=0, minimum=0), minimum=0
+)
+# Messages (a token just issued, an error) live in the session, on the server: the messages
+# cookie is signed, not encrypted, so anything put in it can be read by whoever holds it.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # The job queue
 REDIS_URL = env.url("REDIS_URL", default="redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
@@ -168,6 +181,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
+    # httpx logs every request's full URL at INFO; the Slack webhook's URL is its secret.
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # Railway sandbox (`manage.py railway_sandbox`): the local stand-in for Railway's API. Without a
@@ -236,8 +254,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "staging.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "staging.api.errors.exception_handler",
-    # Behind Railway's proxy the client is the last X-Forwarded-For hop; 0 trusts REMOTE_ADDR.
-    "NUM_PROXIES": env.integer("API_NUM_PROXIES", default=0, minimum=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Understudy API",
@@ -319,4 +335,6 @@ AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 # django-axes reads a float as hours.
 AXES_COOLOFF_TIME = env.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address behind the proxies, so that wrong passwords from one place lock only that place.
+AXES_CLIENT_IP_CALLABLE = "staging.addresses.client_ip"
 AXES_RESET_ON_SUCCESS = True

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from staging import roles, runs
+from staging.addresses import client_ip
 from staging.errors import UnderstudyError
 from staging.models import AuditEvent, ClientSite, Run, RunStep, StagingEnvironment, Trigger
 from staging.wordpress import DEFAULT_RESET_OPTIONS
@@ -277,7 +278,7 @@ class StagingEnvironmentAdmin(admin.ModelAdmin[StagingEnvironment]):
         actor = runs.Actor.for_user(
             request.user,  # type: ignore[arg-type]
             Trigger.ADMIN,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         )
         done = 0
         for environment in queryset.select_related("site"):

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from staging import audit
+from staging.addresses import client_ip
 from staging.models import ApiToken, Trigger
 
 
@@ -59,7 +60,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
             source=Trigger.ADMIN,
             actor=request.user,
             target=issued,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
             details={"user": issued.user.get_username(), "name": issued.name},
         )
         messages.warning(
@@ -83,7 +84,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
                 source=Trigger.ADMIN,
                 actor=request.user,
                 target=token,
-                ip_address=request.META.get("REMOTE_ADDR"),
+                ip_address=client_ip(request),
                 details={"user": token.user.get_username(), "name": token.name},
             )
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -30,6 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from staging import audit, roles, runs
+from staging.addresses import client_ip
 from staging.errors import UnderstudyError
 from staging.models import (
     AuditEvent,
@@ -79,7 +80,7 @@ def _user(request: HttpRequest) -> User:
 
 def _actor(request: HttpRequest) -> runs.Actor:
     return runs.Actor.for_user(
-        _user(request), Trigger.ADMIN, ip_address=request.META.get("REMOTE_ADDR")
+        _user(request), Trigger.ADMIN, ip_address=client_ip(request)
     )
 
 
@@ -415,7 +416,7 @@ def import_project(request: HttpRequest, project_id: str) -> HttpResponse:
             source=Trigger.ADMIN,
             actor=_user(request),
             target=site,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
             details={"railway_project_id": project.id},
         )
         messages.success(request, f"{site} was added. Account managers can now create staging.")
