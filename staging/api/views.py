@@ -92,11 +92,11 @@ class ApiView(viewsets.GenericViewSet[Any]):
         request = self.request
         user = request.user
         username = user.get_username()
-        source = (
-            Trigger.KESTRA
-            if request.headers.get(SOURCE_HEADER, "").strip().lower() == Trigger.KESTRA
-            else Trigger.API
-        )
+        # Only a token an administrator marked for Kestra may label its calls as Kestra's;
+        # from anyone else the header is ignored and the call is recorded as an API call.
+        says_kestra = request.headers.get(SOURCE_HEADER, "").strip().lower() == Trigger.KESTRA
+        from_kestra = isinstance(request.auth, ApiToken) and request.auth.for_kestra
+        source = Trigger.KESTRA if says_kestra and from_kestra else Trigger.API
         if isinstance(request.auth, ApiToken):
             kind, label = ActorType.TOKEN, f"{username} (token {request.auth.name})"
         else:
