@@ -79,9 +79,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _actor(request: HttpRequest) -> runs.Actor:
-    return runs.Actor.for_user(
-        _user(request), Trigger.ADMIN, ip_address=client_ip(request)
-    )
+    return runs.Actor.for_user(_user(request), Trigger.ADMIN, ip_address=client_ip(request))
 
 
 def _require_view(request: HttpRequest) -> None:
@@ -304,7 +302,7 @@ def extend_environment(request: HttpRequest, environment_id: int) -> HttpRespons
 
 
 def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
-    if not request.user.has_perm("staging.view_auditevent"):
+    if not roles.can_read_audit_log(request.user):
         raise PermissionDenied
     form = AuditFilterForm(request.GET or None)
     events = AuditEvent.objects.select_related("actor")
@@ -323,7 +321,12 @@ def audit_log(request: HttpRequest) -> TemplateResponse:
         request,
         "staging/audit.html",
         "Audit log",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "can_see_secrets": roles.can_see_secrets(request.user),
+        },
     )
 
 
@@ -336,6 +339,9 @@ class _Echo:
 
 @require_GET
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    # The export carries every IP address and detail: administrators only (docs/security.md).
+    if not roles.can_see_secrets(request.user):
+        raise PermissionDenied
     _form, events = _audit_events(request)
     writer = csv.writer(_Echo())
 
