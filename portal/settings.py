@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "django_rq",
     "staging",
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -256,6 +258,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "staging.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served by the portal
+    # itself: a CDN's script would run with the portal's origin and its users' sessions.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "Understudy API",
     "DESCRIPTION": "Staging copies of client sites on Railway. See docs/api.md.",
     "VERSION": "1.0.0",
@@ -296,6 +303,25 @@ GDPR_BANNER_TEXT = env.string(
 )
 _context_processors: list[str] = TEMPLATES[0]["OPTIONS"]["context_processors"]  # type: ignore[index]
 _context_processors.append("staging.portal.context.portal")
+
+# ---------------------------------------------------------------------------------------------
+# Content-Security-Policy on every page (django-csp): scripts, styles, fonts and images only from
+# the portal itself, no inline script or style (the templates have none: htmx's indicator styles
+# are in portal.css, Swagger UI's start-up script is a file of its own), no framing. A script
+# slipped into a page (a site's name, a run's log) then cannot run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI's and the admin's stylesheets draw icons as data: SVG images.
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # ---------------------------------------------------------------------------------------------
 # Production in Docker (Dockerfile, docker-compose.yml, docs/runbook.md): gunicorn serves the
