@@ -19,10 +19,10 @@ PROXY = "10.0.0.7"
 
 
 def address(xff: str | None, remote: str = PROXY) -> str | None:
-    extra = {"REMOTE_ADDR": remote}
+    request = RequestFactory().get("/", REMOTE_ADDR=remote)
     if xff is not None:
-        extra["HTTP_X_FORWARDED_FOR"] = xff
-    return client_ip(RequestFactory().get("/", **extra))
+        request.META["HTTP_X_FORWARDED_FOR"] = xff
+    return client_ip(request)
 
 
 def test_without_trusted_proxies_the_connections_address_is_the_clients(settings):
