@@ -65,7 +65,7 @@ def test_docker_compose_refuses_to_start_without_a_secret_key(docker_config: Pat
     result = subprocess.run(
         ["docker", "compose", "config", "--quiet"],
         cwd=ROOT,
-        env=env | {"DOCKER_CONFIG": str(docker_config)},
+        env=env | {"DOCKER_CONFIG": str(docker_config), "POSTGRES_PASSWORD": "p" * 32},
         capture_output=True,
         text=True,
         check=False,
