@@ -256,13 +256,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "staging.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "staging.api.errors.exception_handler",
+    # For any DRF part that reads the address itself; Understudy's throttles ask client_ip.
+    "NUM_PROXIES": TRUSTED_PROXY_HOPS,
 }
 SPECTACULAR_SETTINGS = {
     # Swagger UI's files come from the drf-spectacular-sidecar package, served by the portal
     # itself: a CDN's script would run with the portal's origin and its users' sessions.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "TITLE": "Understudy API",
     "DESCRIPTION": "Staging copies of client sites on Railway. See docs/api.md.",
     "VERSION": "1.0.0",
