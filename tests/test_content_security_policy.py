@@ -47,7 +47,6 @@ def test_pages_for_everyone_carry_the_policy(client: Client, path: str):
         reverse("portal:manage"),
         reverse("admin:staging_clientsite_changelist"),
         reverse("admin:staging_apitoken_add"),
-        "/django-rq/",
     ],
 )
 def test_the_portals_and_admins_pages_carry_the_policy(administrator_client: Client, path: str):
@@ -78,3 +77,17 @@ def test_swagger_uis_files_are_served_by_the_portal(client: Client):
     start = client.get(start_up.replace("&amp;", "&"))
     assert start.status_code == 200
     assert b"SwaggerUIBundle" in start.content
+
+
+def test_the_job_dashboard_alone_allows_its_inline_scripts_and_only_to_superusers(
+    administrator_client: Client, viewer_client: Client
+):
+    dashboard = administrator_client.get("/django-rq/")
+    policy = directives(dashboard["Content-Security-Policy"])
+    refused = viewer_client.get("/django-rq/")
+
+    assert policy["script-src"] == ["'self'", "'unsafe-inline'"]
+    assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert refused.status_code == 403
+    assert_strict(refused)
