@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "django_rq",
     "staging",
@@ -47,6 +48,9 @@ INSTALLED_APPS = [
 # leave it out, and its commands (railway_sandbox, serve_demo) exist where its package does.
 if importlib.util.find_spec("railway_sandbox") is not None:
     INSTALLED_APPS.append("railway_sandbox")
+# /django-rq/ is mounted for superusers only (portal/urls.py); django-rq's own admin entry would
+# let any staff member stop and delete jobs.
+RQ_SHOW_ADMIN_LINK = False
 
 MIDDLEWARE = [
     # First, so that CORS preflights and error responses carry the CORS headers too.
@@ -59,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -100,6 +105,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+
+# Proxies in front of the portal that append to X-Forwarded-For (Railway's edge: 1). The client's
+# address is the Nth from the right (staging/addresses.py); 0 uses the connection's address.
+# API_NUM_PROXIES is the older name of the same setting.
+TRUSTED_PROXY_HOPS = env.integer(
+    "TRUSTED_PROXY_HOPS", default=env.integer("API_NUM_PROXIES", default=0, minimum=0), minimum=0
+)
+# Messages (a token just issued, an error) live in the session, on the server: the messages
+# cookie is signed, not encrypted, so anything put in it can be read by whoever holds it.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # The job queue
 REDIS_URL = env.url("REDIS_URL", default="redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
@@ -173,6 +188,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
+    # httpx logs every request's full URL at INFO; the Slack webhook's URL is its secret.
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # Railway sandbox (`manage.py railway_sandbox`): the local stand-in for Railway's API. Without a
@@ -241,10 +261,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "staging.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "staging.api.errors.exception_handler",
-    # Behind Railway's proxy the client is the last X-Forwarded-For hop; 0 trusts REMOTE_ADDR.
-    "NUM_PROXIES": env.integer("API_NUM_PROXIES", default=0, minimum=0),
+    # For any DRF part that reads the address itself; Understudy's throttles ask client_ip.
+    "NUM_PROXIES": TRUSTED_PROXY_HOPS,
 }
 SPECTACULAR_SETTINGS = {
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served by the portal
+    # itself: a CDN's script would run with the portal's origin and its users' sessions.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "TITLE": "Understudy API",
     "DESCRIPTION": "Staging copies of client sites on Railway. See docs/api.md.",
     "VERSION": "1.0.0",
@@ -287,6 +311,25 @@ _context_processors: list[str] = TEMPLATES[0]["OPTIONS"]["context_processors"]  
 _context_processors.append("staging.pages.context.portal")
 
 # ---------------------------------------------------------------------------------------------
+# Content-Security-Policy on every page (django-csp): scripts, styles, fonts and images only from
+# the portal itself, no inline script or style (the templates have none: htmx's indicator styles
+# are in portal.css, Swagger UI's start-up script is a file of its own), no framing. A script
+# slipped into a page (a site's name, a run's log) then cannot run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI's and the admin's stylesheets draw icons as data: SVG images.
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# ---------------------------------------------------------------------------------------------
 # Production in Docker (Dockerfile, docker-compose.yml, docs/runbook.md): gunicorn serves the
 # portal and whitenoise its static files, so no other web server is needed in the container.
 # Hashed, compressed file names need the manifest that `collectstatic` writes (the image runs it
@@ -324,4 +367,6 @@ AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 # django-axes reads a float as hours.
 AXES_COOLOFF_TIME = env.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address behind the proxies, so that wrong passwords from one place lock only that place.
+AXES_CLIENT_IP_CALLABLE = "staging.addresses.client_ip"
 AXES_RESET_ON_SUCCESS = True

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from staging import roles, runs
+from staging.addresses import client_ip
 from staging.errors import UnderstudyError
 from staging.models import AuditEvent, ClientSite, Run, RunStep, StagingEnvironment, Trigger
 from staging.wordpress import DEFAULT_RESET_OPTIONS
@@ -159,6 +160,46 @@ class ClientSiteAdmin(admin.ModelAdmin[ClientSite]):
         ),
     ]
 
+    def get_fieldsets(self, request: HttpRequest, obj: ClientSite | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if roles.can_see_secrets(request.user):
+            return fieldsets
+        # Override values are often credentials (test payment keys, SMTP passwords): others see
+        # which variables are overridden, not their values.
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [
+                        "staging_variable_names" if field == "staging_variables" else field
+                        for field in options["fields"]
+                    ],
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ClientSite | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not roles.can_see_secrets(request.user):
+            readonly.append("staging_variable_names")
+        return readonly
+
+    def get_exclude(self, request: HttpRequest, obj: ClientSite | None = None) -> Any:
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not roles.can_see_secrets(request.user):
+            # The form declares the field, so leaving it out of the fieldsets is not enough.
+            exclude.append("staging_variables")
+        return exclude
+
+    @admin.display(description="Staging overrides")
+    def staging_variable_names(self, site: ClientSite) -> str:
+        names = sorted(site.staging_variables or {})
+        if not names:
+            return "None"
+        return f"{', '.join(names)} (values are shown to administrators only)"
+
 
 class RunInline(admin.TabularInline[Run, StagingEnvironment]):
     model = Run
@@ -277,7 +318,7 @@ class StagingEnvironmentAdmin(admin.ModelAdmin[StagingEnvironment]):
         actor = runs.Actor.for_user(
             request.user,  # type: ignore[arg-type]
             Trigger.ADMIN,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         )
         done = 0
         for environment in queryset.select_related("site"):
@@ -332,6 +373,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action", "source", "actor_type"]
     search_fields = ["actor_label", "site_label", "target_label", "action"]
     date_hierarchy = "created_at"
+
+    def get_fields(self, request: HttpRequest, obj: AuditEvent | None = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if roles.can_see_secrets(request.user):
+            return fields
+        return [field for field in fields if field != "ip_address"]
 
 
 # API tokens (staging/api/admin.py) register themselves when imported.

@@ -482,6 +482,12 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    for_kestra = models.BooleanField(
+        "for Kestra",
+        default=False,
+        help_text="Calls with this token may say they come from Kestra "
+        "(X-Understudy-Source: kestra); other tokens' calls are recorded as API calls.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -499,12 +505,18 @@ class ApiToken(models.Model):
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: Any, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, user: Any, name: str, *, for_kestra: bool = False) -> tuple[ApiToken, str]:
         """A new token and its key; the key cannot be recovered later."""
         import secrets
 
         key = cls.KEY_PREFIX + secrets.token_urlsafe(30)
-        token = cls.objects.create(user=user, name=name, key_hash=cls.hash_key(key), prefix=key[:8])
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            key_hash=cls.hash_key(key),
+            prefix=key[:8],
+            for_kestra=for_kestra,
+        )
         return token, key
 
     @property

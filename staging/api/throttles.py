@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 
+from staging.addresses import client_ip
 from staging.models import ApiToken
 
 
@@ -34,6 +35,10 @@ class TokenRateThrottle(SimpleRateThrottle):
 class AnonymousRateThrottle(AnonRateThrottle):
     def get_rate(self) -> str | None:
         return _rate(self.scope)
+
+    def get_ident(self, request: Request) -> str:
+        # The same address as the login lockout and the audit log (TRUSTED_PROXY_HOPS).
+        return client_ip(request._request) or ""
 
 
 def _rate(scope: str | None) -> str | None:

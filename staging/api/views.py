@@ -6,7 +6,6 @@ authentication, permissions, pagination and throttles.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from staging import runs
+from staging.addresses import client_ip
 from staging.api import serializers as s
 from staging.api.authentication import ApiTokenAuthentication
 from staging.api.errors import GdprAcknowledgementRequired
@@ -92,11 +92,11 @@ class ApiView(viewsets.GenericViewSet[Any]):
         request = self.request
         user = request.user
         username = user.get_username()
-        source = (
-            Trigger.KESTRA
-            if request.headers.get(SOURCE_HEADER, "").strip().lower() == Trigger.KESTRA
-            else Trigger.API
-        )
+        # Only a token an administrator marked for Kestra may label its calls as Kestra's;
+        # from anyone else the header is ignored and the call is recorded as an API call.
+        says_kestra = request.headers.get(SOURCE_HEADER, "").strip().lower() == Trigger.KESTRA
+        from_kestra = isinstance(request.auth, ApiToken) and request.auth.for_kestra
+        source = Trigger.KESTRA if says_kestra and from_kestra else Trigger.API
         if isinstance(request.auth, ApiToken):
             kind, label = ActorType.TOKEN, f"{username} (token {request.auth.name})"
         else:
@@ -110,11 +110,7 @@ class ApiView(viewsets.GenericViewSet[Any]):
         )
 
     def client_ip(self) -> str | None:
-        ident = TokenRateThrottle().get_ident(self.request)
-        try:
-            return str(ipaddress.ip_address(ident))
-        except ValueError:
-            return None
+        return client_ip(self.request._request)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())

@@ -30,6 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from staging import audit, roles, runs
+from staging.addresses import client_ip
 from staging.errors import UnderstudyError
 from staging.models import (
     AuditEvent,
@@ -78,9 +79,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _actor(request: HttpRequest) -> runs.Actor:
-    return runs.Actor.for_user(
-        _user(request), Trigger.ADMIN, ip_address=request.META.get("REMOTE_ADDR")
-    )
+    return runs.Actor.for_user(_user(request), Trigger.ADMIN, ip_address=client_ip(request))
 
 
 def _require_view(request: HttpRequest) -> None:
@@ -303,7 +302,7 @@ def extend_environment(request: HttpRequest, environment_id: int) -> HttpRespons
 
 
 def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
-    if not request.user.has_perm("staging.view_auditevent"):
+    if not roles.can_read_audit_log(request.user):
         raise PermissionDenied
     form = AuditFilterForm(request.GET or None)
     events = AuditEvent.objects.select_related("actor")
@@ -322,7 +321,12 @@ def audit_log(request: HttpRequest) -> TemplateResponse:
         request,
         "staging/audit.html",
         "Audit log",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "can_see_secrets": roles.can_see_secrets(request.user),
+        },
     )
 
 
@@ -335,6 +339,9 @@ class _Echo:
 
 @require_GET
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    # The export carries every IP address and detail: administrators only (docs/security.md).
+    if not roles.can_see_secrets(request.user):
+        raise PermissionDenied
     _form, events = _audit_events(request)
     writer = csv.writer(_Echo())
 
@@ -415,7 +422,7 @@ def import_project(request: HttpRequest, project_id: str) -> HttpResponse:
             source=Trigger.ADMIN,
             actor=_user(request),
             target=site,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
             details={"railway_project_id": project.id},
         )
         messages.success(request, f"{site} was added. Account managers can now create staging.")

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from staging.models import (
     ActorType,
@@ -60,9 +61,29 @@ def test_creating_records_who_asked_through_which_token_and_from_where(api_manag
 
 
 def test_a_kestra_flow_is_recorded_as_the_source(api_manager):
+    api_manager.token.for_kestra = True
+    api_manager.token.save()
     create(api_manager, {"HTTP_X_UNDERSTUDY_SOURCE": "kestra"}, site=make_site().pk)
     assert Run.objects.get().trigger == Trigger.KESTRA
     assert AuditEvent.objects.get().source == Trigger.KESTRA
+
+
+def test_a_token_not_marked_for_kestra_cannot_pass_itself_off_as_kestra(api_manager):
+    create(api_manager, {"HTTP_X_UNDERSTUDY_SOURCE": "kestra"}, site=make_site().pk)
+    assert Run.objects.get().trigger == Trigger.API
+    assert AuditEvent.objects.get().source == Trigger.API
+
+
+def test_a_browser_session_cannot_pass_itself_off_as_kestra(api_manager):
+    client = APIClient(enforce_csrf_checks=False)
+    client.force_login(api_manager.user)
+    client.post(
+        ENVIRONMENTS,
+        {"site": make_site().pk, "gdpr_acknowledged": True},
+        format="json",
+        HTTP_X_UNDERSTUDY_SOURCE="kestra",
+    )
+    assert AuditEvent.objects.get(action="staging.clone_requested").source == Trigger.API
 
 
 def test_the_clone_is_enqueued_once_the_transaction_commits(

@@ -48,3 +48,17 @@ def test_guessing_tokens_is_throttled_per_ip_address(low_rates):
     for _ in range(2):
         assert guesser.get(SITES).status_code == 401
     assert guesser.get(SITES).status_code == 429
+
+
+def test_behind_the_proxy_anonymous_calls_are_throttled_per_forwarded_address(low_rates, settings):
+    settings.TRUSTED_PROXY_HOPS = 1
+    proxy = "10.0.0.7"
+    here = APIClient(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.1")
+    # A client that writes its own X-Forwarded-For still gets the address the proxy appended.
+    spoofing = APIClient(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.1")
+    there = APIClient(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.2")
+    for _ in range(2):
+        assert here.get(SITES).status_code == 401
+
+    assert spoofing.get(SITES).status_code == 429
+    assert there.get(SITES).status_code == 401

@@ -41,7 +41,12 @@ def compose_config(docker_config: Path) -> dict[str, Any]:
     result = subprocess.run(
         ["docker", "compose", "config", "--format", "json"],
         cwd=ROOT,
-        env=os.environ | {"DOCKER_CONFIG": str(docker_config), "SECRET_KEY": "k" * 60},
+        env=os.environ
+        | {
+            "DOCKER_CONFIG": str(docker_config),
+            "SECRET_KEY": "k" * 60,
+            "POSTGRES_PASSWORD": "p" * 32,
+        },
         capture_output=True,
         text=True,
         check=False,
@@ -60,13 +65,36 @@ def test_docker_compose_refuses_to_start_without_a_secret_key(docker_config: Pat
     result = subprocess.run(
         ["docker", "compose", "config", "--quiet"],
         cwd=ROOT,
-        env=env | {"DOCKER_CONFIG": str(docker_config)},
+        env=env | {"DOCKER_CONFIG": str(docker_config), "POSTGRES_PASSWORD": "p" * 32},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_docker_compose_refuses_to_start_without_a_database_password(docker_config: Path):
+    env = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
+    result = subprocess.run(
+        ["docker", "compose", "config", "--quiet"],
+        cwd=ROOT,
+        env=env | {"DOCKER_CONFIG": str(docker_config), "SECRET_KEY": "k" * 60},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+def test_the_portal_and_postgresql_share_the_password_from_the_environment(
+    compose_config: dict[str, Any],
+):
+    services = compose_config["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "p" * 32
+    assert f":{'p' * 32}@postgres:" in services["web"]["environment"]["DATABASE_URL"]
+    assert "understudy@" not in services["web"]["environment"]["DATABASE_URL"]
 
 
 def test_every_long_running_service_has_a_health_check_and_the_databases_a_volume(

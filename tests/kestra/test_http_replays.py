@@ -56,7 +56,7 @@ class Portal:
 @pytest.fixture
 def portal(live_server, transactional_db, job_queue, isolated_throttles) -> Portal:
     user = make_user("kestra-bot", group=ACCOUNT_MANAGERS)
-    _, key = ApiToken.issue(user, "Kestra")
+    _, key = ApiToken.issue(user, "Kestra", for_kestra=True)
     site = ClientSite.objects.create(
         name="Bakery Co",
         slug="bakery-co",

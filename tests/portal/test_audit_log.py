@@ -97,8 +97,8 @@ def test_it_has_no_way_to_change_or_delete_events(administrator_client, history)
     assert administrator_client.post(AUDIT).status_code == 405
 
 
-def test_the_csv_export_streams_the_filtered_events(viewer_client, history):
-    response = viewer_client.get(EXPORT, {"action": "staging.clone_requested"})
+def test_the_csv_export_streams_the_filtered_events(administrator_client, history):
+    response = administrator_client.get(EXPORT, {"action": "staging.clone_requested"})
 
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
@@ -118,3 +118,45 @@ def test_a_staff_user_without_a_role_cannot_read_it(client, django_user_model):
 
     assert client.get(AUDIT).status_code == 403
     assert client.get(EXPORT).status_code == 403
+
+
+@pytest.fixture
+def from_an_address(account_manager):
+    environment = make_environment(make_site(name="Bakery Co"), name="spring-sale")
+    return audit.record(
+        "staging.extended",
+        source=Trigger.ADMIN,
+        actor=account_manager,
+        target=environment,
+        ip_address="203.0.113.77",
+        details={"days": 7},
+    )
+
+
+@pytest.mark.parametrize("persona", ["viewer_client", "account_manager_client"])
+def test_only_administrators_see_the_ip_addresses(request, persona, from_an_address):
+    page = request.getfixturevalue(persona).get(AUDIT).content.decode()
+
+    assert "spring-sale" in page
+    assert "203.0.113.77" not in page
+
+
+def test_administrators_see_the_ip_addresses(administrator_client, from_an_address):
+    assert "203.0.113.77" in administrator_client.get(AUDIT).content.decode()
+
+
+@pytest.mark.parametrize("persona", ["viewer_client", "account_manager_client"])
+def test_only_administrators_may_export_the_log(request, persona, from_an_address):
+    client = request.getfixturevalue(persona)
+
+    assert client.get(EXPORT).status_code == 403
+    assert EXPORT not in client.get(AUDIT).content.decode()
+
+
+def test_the_admins_audit_pages_show_addresses_to_administrators_only(
+    viewer_client, administrator_client, from_an_address
+):
+    page = reverse("admin:staging_auditevent_change", args=[from_an_address.pk])
+
+    assert "203.0.113.77" not in viewer_client.get(page).content.decode()
+    assert "203.0.113.77" in administrator_client.get(page).content.decode()

@@ -215,3 +215,51 @@ def test_the_model_check_refuses_bad_settings_outside_the_admin_too() -> None:
         site.full_clean()
 
     assert set(raised.value.message_dict) == {"staging_variables", "staging_ttl_days"}
+
+
+SECRET_VALUE = "sk_test_51Hsecretvalue0f0verride"
+
+
+@pytest.fixture
+def site_with_overrides() -> ClientSite:
+    return make_site(staging_variables={"STRIPE_SECRET_KEY": SECRET_VALUE, "SMTP_HOST": "mailpit"})
+
+
+@pytest.mark.parametrize("persona", ["viewer_client", "account_manager_client"])
+def test_only_the_names_of_the_overrides_are_shown_to_anyone_but_administrators(
+    request: pytest.FixtureRequest, persona: str, site_with_overrides: ClientSite
+) -> None:
+    page = request.getfixturevalue(persona).get(change_url(site_with_overrides))
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "STRIPE_SECRET_KEY" in text
+    assert "SMTP_HOST" in text
+    assert SECRET_VALUE not in text
+    assert "mailpit" not in text
+
+
+def test_administrators_see_and_edit_the_override_values(
+    administrator_client: Client, site_with_overrides: ClientSite
+) -> None:
+    assert (
+        SECRET_VALUE in administrator_client.get(change_url(site_with_overrides)).content.decode()
+    )
+
+
+def test_the_portal_pages_and_the_api_never_show_override_values(
+    viewer_client: Client,
+    account_manager_client: Client,
+    api_manager: Any,
+    site_with_overrides: ClientSite,
+) -> None:
+    pages = [
+        viewer_client.get(reverse("portal:dashboard")),
+        account_manager_client.get(reverse("portal:dashboard")),
+        account_manager_client.get(reverse("portal:create", args=[site_with_overrides.pk])),
+        api_manager.client.get("/api/v1/sites/"),
+        api_manager.client.get(f"/api/v1/sites/{site_with_overrides.pk}/"),
+    ]
+
+    assert [page.status_code for page in pages] == [200] * len(pages)
+    assert all(SECRET_VALUE not in page.content.decode() for page in pages)
