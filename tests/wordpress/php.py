@@ -110,3 +110,20 @@ def run_reference(
 
 def unserializes(php: str, values: Sequence[str]) -> list[bool]:
     return [bool(r["check_unserializes"]) for r in run_reference(php, [(v, [], v) for v in values])]
+
+
+def unserialized(php: str, values: Sequence[str]) -> list[object]:
+    """What PHP's ``unserialize`` makes of each value, as JSON (``false`` when it refuses)."""
+    code = (
+        "while (($line = fgets(STDIN)) !== false) {"
+        ' echo json_encode(@unserialize(base64_decode(trim($line)))), "\\n"; }'
+    )
+    completed = subprocess.run(
+        [php, "-r", code],
+        input="".join(_b64(value) + "\n" for value in values),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return [json.loads(line) for line in completed.stdout.splitlines()]

@@ -239,7 +239,7 @@ def test_it_rewrites_protocol_relative_links_once_and_leaves_look_alike_hosts(
 def test_the_database_rewrite_equals_wp_clis_replacer_on_every_cell(mysql_database, php) -> None:
     name = build_site(mysql_database)
     before = snapshot(name)
-    prepare_wordpress(mysql_url(name), STAGING_URL, reset_options=())
+    prepare_wordpress(mysql_url(name), STAGING_URL, reset_options=(), adjustments=())
     after = snapshot(name)
     pairs = rewrite_pairs([PRODUCTION_URL], STAGING_URL)
     assert any("//client-shop.example.partner.com/" in row[4] for row in after["posts"])
@@ -266,7 +266,8 @@ def test_the_database_rewrite_equals_wp_clis_replacer_on_every_cell(mysql_databa
 def test_it_resets_the_listed_options_and_reports_them(mysql_database) -> None:
     name = build_site(mysql_database)
     report = prepare_wordpress(mysql_url(name), STAGING_URL)
-    assert report.options_reset == ["jetpack_options", "wordpress_api_key", "wp_mail_smtp"]
+    assert report.options_reset == ["jetpack_options", "wordpress_api_key"]
+    assert report.options_adjusted == ["wp_mail_smtp"]
     assert set(report.options_reset) <= set(DEFAULT_RESET_OPTIONS)
     options = {row[1] for row in snapshot(name)["options"]}
     assert not options & set(DEFAULT_RESET_OPTIONS)
