@@ -213,7 +213,8 @@ RULES: tuple[Rule, ...] = (
         "mail server users and passwords",
         names=(
             r"(?:SMTP|MAIL|EMAIL|MAILER)_\w*(?:USER|USERNAME|LOGIN)",
-            r"(?:SMTP|MAIL|EMAIL|MAILER)_" + _CREDENTIAL_WORD,
+            # Ending in the word: EMAIL_VERIFICATION_TOKEN_TTL is the app's own setting.
+            r"(?:SMTP|MAIL|EMAIL|MAILER)_\w*(?:PASS|PASSWORD|SECRET|KEY|TOKEN)",
         ),
     ),
     Rule(

@@ -302,6 +302,9 @@ def test_ordinary_application_variables_are_kept() -> None:
         "SENTRY_ENVIRONMENT": "production",
         "WORDPRESS_TABLE_PREFIX": "wp_",
         "LIVE_CHAT_ENABLED": "true",
+        "EMAIL_VERIFICATION_TOKEN_TTL": "3600",
+        "SECRET_KEY": "the app's own signing key",
+        "APP_KEY": "base64:the app's own key",
     }
     assert neutralise(variables).names == []
 
