@@ -47,7 +47,21 @@ def rewrite_pairs(production_urls: Sequence[str], staging_url: str) -> list[tupl
     for url in production_urls:
         for search, replacement in url_replacements(url, staging_url):
             pairs.setdefault(search, replacement)
-    ordered = sorted(pairs.items(), key=lambda pair: (-len(pair[0]), pair[0]))
+    # "https://shop.example" → "https://staging" is "//shop.example" → "//staging" with the
+    # scheme in front: leaving such pairs to the shorter one gives the same text with fewer
+    # REPLACE calls over every row.
+    needed = {
+        search: replacement
+        for search, replacement in pairs.items()
+        if not any(
+            search != shorter
+            and search.endswith(shorter)
+            and replacement.endswith(new)
+            and search[: -len(shorter)] == replacement[: -len(new)]
+            for shorter, new in pairs.items()
+        )
+    }
+    ordered = sorted(needed.items(), key=lambda pair: (-len(pair[0]), pair[0]))
     return protect_paths(ordered)
 
 

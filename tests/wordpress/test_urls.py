@@ -6,6 +6,7 @@ import pytest
 
 from staging.wordpress import StagingUrlInvalid, replace_in_value, url_replacements
 from staging.wordpress.prepare import rewrite_pairs
+from staging.wordpress.urls import protect_paths
 
 STAGING = "https://shop-staging.up.railway.app"
 
@@ -117,3 +118,21 @@ def test_the_rewrite_pairs_leave_uploads_on_production_in_every_form() -> None:
     )
     assert replace_in_value(text, pairs) == expected
     assert replace_in_value(text, pairs, host_boundaries=True) == expected
+
+
+@pytest.mark.parametrize("staging", [STAGING, "http://shop-staging.test:8080"])
+def test_leaving_out_the_pairs_a_protocol_relative_pair_covers_changes_no_text(
+    staging: str,
+) -> None:
+    every_pair = protect_paths(url_replacements("https://www.shop.example", staging))
+    fewer = rewrite_pairs(["https://www.shop.example"], staging)
+    text = (
+        "https://shop.example/a http://www.shop.example/b //shop.example/c "
+        "https:\\/\\/www.shop.example\\/d http:\\/\\/shop.example\\/e "
+        "https%3A%2F%2Fshop.example%2Ff http%3A%2F%2Fwww.shop.example%2Fg "
+        "https://www.shop.example/wp-content/uploads/h.png https://shop.example.org/i"
+    )
+    assert len(fewer) < len(every_pair)
+    assert replace_in_value(text, fewer, host_boundaries=True) == replace_in_value(
+        text, every_pair, host_boundaries=True
+    )
