@@ -143,6 +143,22 @@ def test_it_switches_framework_mail_transports_to_ones_that_send_nothing() -> No
     }
 
 
+def test_names_are_matched_without_case_as_ghost_spells_its_mail_settings() -> None:
+    result = neutralise(
+        {
+            "mail__transport": "SMTP",
+            "mail__options__host": "smtp.mailgun.org",
+            "mail__options__auth__user": "postmaster@mg.example.com",
+            "mail__options__auth__pass": "hunter2",
+        }
+    )
+    assert result.replacements == {
+        "mail__options__host": MAIL_SINK_HOST,
+        "mail__options__auth__user": "",
+        "mail__options__auth__pass": "",
+    }
+
+
 def test_a_mail_transport_that_already_sends_nothing_is_not_listed() -> None:
     assert neutralise({"MAIL_MAILER": "log", "MAILER_DSN": "null://null"}).names == []
 
