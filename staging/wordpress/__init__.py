@@ -13,21 +13,31 @@ from .errors import (
     WordPressNotFound,
     WordPressPrefixAmbiguous,
 )
+from .links import production_links
 from .masking import MaskingReport, MaskingRule, mask_columns
-from .options import DEFAULT_RESET_OPTIONS, RESET_OPTION_REASONS
+from .options import (
+    DEFAULT_ADJUSTMENTS,
+    DEFAULT_RESET_OPTIONS,
+    RESET_OPTION_REASONS,
+    STAGING_VARIABLES,
+    OptionAdjustment,
+)
 from .prepare import PrepareReport, prepare_wordpress
 from .serialized import replace_in_value
 from .site import WordPressSite, detect_site
 from .urls import url_replacements
 
 __all__ = [
+    "DEFAULT_ADJUSTMENTS",
     "DEFAULT_RESET_OPTIONS",
     "RESET_OPTION_REASONS",
+    "STAGING_VARIABLES",
     "DatabaseUnreachable",
     "DatabaseUrlInvalid",
     "MaskingReport",
     "MaskingRule",
     "MaskingRuleInvalid",
+    "OptionAdjustment",
     "PrepareReport",
     "StagingUrlInvalid",
     "WordPressNotFound",
@@ -36,6 +46,7 @@ __all__ = [
     "detect_site",
     "mask_columns",
     "prepare_wordpress",
+    "production_links",
     "replace_in_value",
     "url_replacements",
 ]

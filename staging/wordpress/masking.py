@@ -165,6 +165,7 @@ _ORDER_META = (
 _CUSTOMER_META = tuple(
     (f"{group}_{name}", kind) for group in ("billing", "shipping") for name, kind in _ADDRESS_FIELDS
 )
+_OPTION_EMAILS = ("admin_email", "new_admin_email")
 _ORDER_POST_TYPES = ("shop_order", "shop_order_placehold", "shop_subscription")
 _HPOS_COLUMNS = {
     "wc_orders": (("billing_email", "email"), ("ip_address", "ip"), ("user_agent", "blank")),
@@ -229,6 +230,18 @@ def mask_wordpress(
             )
         for column, kind in _COMMENT_COLUMNS:
             counts[f"{comments}.{column}"] = mask_mysql_column(cursor, comments, column, kind, salt)
+        # The site's contact address is usually a person's, and WordPress mails it.
+        options = f"{prefix}options"
+        for name in _OPTION_EMAILS:
+            counts[f"{options}.option_value[{name}]"] = mask_mysql_column(
+                cursor,
+                options,
+                "option_value",
+                "email",
+                salt,
+                where="m.option_name = %s",
+                params=[name],
+            )
         if preset == "woocommerce":
             order_types = ", ".join(["%s"] * len(_ORDER_POST_TYPES))
             for key, kind in _ORDER_META:

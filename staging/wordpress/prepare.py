@@ -11,7 +11,14 @@ from urllib.parse import urlsplit
 from .connection import connect_mysql, parse_database_url
 from .errors import WordPressNotFound
 from .masking import DEFAULT_SALT, MaskingReport, mask_wordpress
-from .options import DEFAULT_RESET_OPTIONS, delete_options, discourage_search_engines
+from .options import (
+    DEFAULT_ADJUSTMENTS,
+    DEFAULT_RESET_OPTIONS,
+    OptionAdjustment,
+    adjust_options,
+    delete_options,
+    discourage_search_engines,
+)
 from .rewrite import rewrite_database
 from .site import base_tables, find_site
 from .urls import normalize_url, protect_paths, url_replacements
@@ -27,6 +34,7 @@ class PrepareReport:
     masking: MaskingReport | None
     duration_seconds: float
     tables_skipped: list[str] = field(default_factory=list)
+    options_adjusted: list[str] = field(default_factory=list)
 
     @property
     def total_rows_rewritten(self) -> int:
@@ -39,7 +47,21 @@ def rewrite_pairs(production_urls: Sequence[str], staging_url: str) -> list[tupl
     for url in production_urls:
         for search, replacement in url_replacements(url, staging_url):
             pairs.setdefault(search, replacement)
-    ordered = sorted(pairs.items(), key=lambda pair: (-len(pair[0]), pair[0]))
+    # "https://shop.example" → "https://staging" is "//shop.example" → "//staging" with the
+    # scheme in front: leaving such pairs to the shorter one gives the same text with fewer
+    # REPLACE calls over every row.
+    needed = {
+        search: replacement
+        for search, replacement in pairs.items()
+        if not any(
+            search != shorter
+            and search.endswith(shorter)
+            and replacement.endswith(new)
+            and search[: -len(shorter)] == replacement[: -len(new)]
+            for shorter, new in pairs.items()
+        )
+    }
+    ordered = sorted(needed.items(), key=lambda pair: (-len(pair[0]), pair[0]))
     return protect_paths(ordered)
 
 
@@ -48,12 +70,14 @@ def prepare_wordpress(
     staging_url: str,
     *,
     reset_options: Sequence[str] = DEFAULT_RESET_OPTIONS,
+    adjustments: Sequence[OptionAdjustment] = DEFAULT_ADJUSTMENTS,
     masking: str = "",
     keep_logins_of: str = "administrator",
     masking_salt: str = DEFAULT_SALT,
 ) -> PrepareReport:
     """Rewrite URLs (not ``guid``; uploads stay on production), set ``blog_public`` to 0,
-    reset ``reset_options`` and apply the ``masking`` preset, in the staging database."""
+    reset ``reset_options``, put mail, payment and backup plugins in their safe mode
+    (``adjustments``) and apply the ``masking`` preset, in the staging database."""
     started = time.monotonic()
     address = parse_database_url(database_url)
     staging = normalize_url(staging_url)
@@ -81,6 +105,7 @@ def prepare_wordpress(
         options_table = f"{prefix}options"
         discourage_search_engines(connection, options_table)
         removed = delete_options(connection, options_table, reset_options)
+        adjusted = adjust_options(connection, options_table, adjustments)
         masking_report = (
             mask_wordpress(
                 connection, prefix, masking, keep_logins_of=keep_logins_of, salt=masking_salt
@@ -97,4 +122,5 @@ def prepare_wordpress(
         masking=masking_report,
         duration_seconds=round(time.monotonic() - started, 3),
         tables_skipped=rewritten.tables_skipped,
+        options_adjusted=adjusted,
     )

@@ -3,12 +3,14 @@
 Per table (like WP-CLI: only tables with a primary key, only ``*text``/``varchar`` columns,
 never primary keys, ``guid`` or ``user_pass``):
 
-1. rows whose text columns hold the production host only in values that cannot be PHP-serialized
-   are rewritten by one ``UPDATE`` of nested ``REPLACE`` calls, the same ordered pairs that
-   ``replace_in_value`` applies;
-2. the other rows (some column starts like a serialized value and holds the host) are read by
-   primary key, rewritten with ``replace_in_value`` and written back through a temporary table
-   with one joined ``UPDATE``.
+1. rows whose text columns hold the production host only in values that cannot be PHP-serialized,
+   and never directly followed by another host-name character, are rewritten by one ``UPDATE``
+   of nested ``REPLACE`` calls, the same ordered pairs that ``replace_in_value`` applies;
+2. the other rows (some column starts like a serialized value and holds the host, or holds a
+   URL search string followed by a name character, such as ``//shop.example.org`` next to
+   ``//shop.example``, which plain ``REPLACE`` cannot tell apart) are read by primary key,
+   rewritten with ``replace_in_value`` (host boundaries on) and written back through a
+   temporary table with one joined ``UPDATE``.
 
 The two sets of rows are disjoint, so the count per table is of rows changed.
 """
@@ -22,7 +24,7 @@ from pymysql.connections import Connection
 from pymysql.cursors import Cursor
 
 from .connection import IDENTIFIER
-from .serialized import replace_in_value
+from .serialized import needs_host_boundary, replace_in_value
 
 TEXT_TYPES = frozenset({"varchar", "tinytext", "text", "mediumtext", "longtext"})
 NEVER_REWRITTEN = frozenset({"guid", "user_pass"})
@@ -65,6 +67,40 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Characters a search string may hold to be written as a literal in MySQL's three regular
+# expression dialects (Henry Spencer's in 5.7, ICU in 8, PCRE in MariaDB); "." and "\\" are
+# bracketed, which all three read as the literal character.
+_PLAIN_IN_REGEX = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/%-_~")
+
+
+def followed_by_name_regex(pairs: Sequence[tuple[str, str]]) -> str | None:
+    """A MySQL ``REGEXP`` that finds any bounded search string followed by a character that
+    could continue a host name; ``None`` when a search holds a character not safe to write.
+
+    The database compares without case where the column's collation does: that finds more
+    rows, which then take the exact path in Python, never fewer.
+    """
+    bounded = {search for search, _ in pairs if needs_host_boundary(search)}
+    # "https://shop.example" followed by a letter is "//shop.example" followed by one.
+    shortest = sorted(s for s in bounded if not any(s != o and s.endswith(o) for o in bounded))
+    alternatives: list[str] = []
+    for search in shortest:
+        literal = ""
+        for character in search:
+            if character == ".":
+                literal += "[.]"
+            elif character == "\\":
+                literal += "[\\\\]"
+            elif character in _PLAIN_IN_REGEX:
+                literal += character
+            else:
+                return None
+        alternatives.append(literal)
+    if not alternatives:
+        return None
+    return f"({'|'.join(alternatives)})[A-Za-z0-9_~.-]"
+
+
 def _replace_expression(column: str, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     expression = column
     params: list[str] = []
@@ -83,11 +119,23 @@ def rewrite_table(
     """Rows of ``table`` changed by applying ``pairs``; ``needle`` is in every search string."""
     quoted = {name: f"`{name}`" for name in [*table.primary_key, *table.text_columns]}
     like = f"%{escape_like(needle)}%"
+    followed = followed_by_name_regex(pairs)
     contains = [f"{quoted[c]} LIKE BINARY %s" for c in table.text_columns]
-    serialized_with_needle = [
-        f"COALESCE({quoted[c]} LIKE BINARY %s AND LEFT({quoted[c]}, 2) IN {_SERIALIZED_HEADS}, 0)"
-        for c in table.text_columns
-    ]
+    # Rows that need Python: a serialized-looking value holding the host, or a URL followed by
+    # a name character (REPLACE would rewrite //shop.example inside //shop.example.org).
+    needs_python: list[str] = []
+    python_params: list[str] = []
+    for column in table.text_columns:
+        value = quoted[column]
+        if followed is None:
+            needs_python.append(f"COALESCE({value} LIKE BINARY %s, 0)")
+            python_params.append(like)
+        else:
+            needs_python.append(
+                f"COALESCE({value} LIKE BINARY %s AND (LEFT({value}, 2) IN {_SERIALIZED_HEADS} "
+                f"OR {value} REGEXP %s), 0)"
+            )
+            python_params += [like, followed]
     likes = [like] * len(table.text_columns)
     table_sql = f"`{table.name}`"
 
@@ -102,37 +150,39 @@ def rewrite_table(
         params += expression_params
     update = (
         f"UPDATE {table_sql} SET {', '.join(assignments)} "  # noqa: S608 - names checked
-        f"WHERE ({' OR '.join(contains)}) AND NOT ({' OR '.join(serialized_with_needle)})"
+        f"WHERE ({' OR '.join(contains)}) AND NOT ({' OR '.join(needs_python)})"
     )
     with connection.cursor() as cursor:
-        changed = cursor.execute(update, [*params, *likes, *likes])
-        changed += _rewrite_serialized_rows(
-            cursor, table, quoted, pairs, needle, " OR ".join(serialized_with_needle), likes
+        changed = cursor.execute(update, [*params, *likes, *python_params])
+        changed += _rewrite_in_python(
+            cursor, table, quoted, pairs, needle, " OR ".join(needs_python), python_params
         )
     return changed
 
 
-def _rewrite_serialized_rows(
+def _rewrite_in_python(
     cursor: Cursor,
     table: TableColumns,
     quoted: dict[str, str],
     pairs: Sequence[tuple[str, str]],
     needle: str,
     condition: str,
-    likes: list[str],
+    condition_params: list[str],
 ) -> int:
     keys = table.primary_key
     columns = table.text_columns
     selected = ", ".join(quoted[name] for name in [*keys, *columns])
     cursor.execute(
         f"SELECT {selected} FROM `{table.name}` WHERE {condition}",  # noqa: S608 - names checked
-        likes,
+        condition_params,
     )
     changed_rows: list[tuple[object, ...]] = []
     for row in cursor.fetchall():
         key_values, values = row[: len(keys)], row[len(keys) :]
         new_values = [
-            replace_in_value(value, pairs) if isinstance(value, str) and needle in value else value
+            replace_in_value(value, pairs, host_boundaries=True)
+            if isinstance(value, str) and needle in value
+            else value
             for value in values
         ]
         if new_values != list(values):

@@ -17,15 +17,22 @@ One deliberate difference: PHP's ``unserialize`` ignores bytes after a complete 
 would rewrite ``i:5;https://...`` as ``i:5;`` and lose the rest. Here a value is treated as
 serialized only when it is serialized from its first byte to its last.
 
+With ``host_boundaries`` (what the URL rewrite uses), a search string that ends in a host name
+or path character matches only where that name ends, as WP-CLI's ``--regex`` mode would with
+``HOST_BOUNDARY`` after each such search: ``//shop.example`` does not match inside
+``//shop.example.org/`` or ``//shop.examples.com/``. Searches that end in a separator (``/``,
+``\\/``, ``%2F``) or a placeholder match anywhere, as plain ``str_replace`` does.
+
 PHP string lengths count bytes, so all parsing is done on the UTF-8 encoding of the value.
 """
 
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # Python values stand for PHP values: None, bool, int, float, bytes (a PHP string),
@@ -286,46 +293,99 @@ def _unserialize_like_php(data: bytes) -> tuple[bool, object]:
     return value is not False, value
 
 
-def _replace_bytes(text: bytes, pairs: Sequence[tuple[bytes, bytes]]) -> bytes:
-    for search, replacement in pairs:
-        if search:
-            text = text.replace(search, replacement)
-    return text
+# What may not follow a host name (or a path segment) for it to be the whole name: another
+# name character, or a dot that starts another label (``shop.example.org``). A dot followed by
+# anything else ends a sentence, not a host name.
+HOST_BOUNDARY = r"(?![A-Za-z0-9_~-]|\.[A-Za-z0-9_~-])"
+_NAME_END = re.compile(rb"[A-Za-z0-9_~-]\Z")
+_ENCODED_SEPARATOR = re.compile(rb"%2F\Z", re.IGNORECASE)
+
+Pairs = tuple[tuple[bytes, bytes], ...]
+Replacer = Callable[[bytes], bytes]
 
 
-def _walk(value: object, pairs: Sequence[tuple[bytes, bytes]]) -> object:
+def needs_host_boundary(search: str | bytes) -> bool:
+    """Whether a search string ends in a name character, so that it needs ``HOST_BOUNDARY``."""
+    data = search.encode() if isinstance(search, str) else search
+    return bool(_NAME_END.search(data)) and not _ENCODED_SEPARATOR.search(data)
+
+
+def _literally(replacement: bytes) -> Callable[[re.Match[bytes]], bytes]:
+    # A function, so that re.sub does not read backslashes in the replacement as escapes.
+    return lambda _: replacement
+
+
+@functools.lru_cache(maxsize=32)
+def _replacer(pairs: Pairs, host_boundaries: bool) -> Replacer:
+    if not host_boundaries:
+
+        def replace_plain(text: bytes) -> bytes:
+            for search, replacement in pairs:
+                text = text.replace(search, replacement)
+            return text
+
+        return replace_plain
+
+    steps: list[tuple[bytes, bytes, re.Pattern[bytes] | None]] = [
+        (
+            search,
+            replacement,
+            re.compile(re.escape(search) + HOST_BOUNDARY.encode())
+            if needs_host_boundary(search)
+            else None,
+        )
+        for search, replacement in pairs
+    ]
+
+    def replace_bounded(text: bytes) -> bytes:
+        for search, replacement, pattern in steps:
+            if search not in text:
+                continue
+            if pattern is None:
+                text = text.replace(search, replacement)
+            else:
+                text = pattern.sub(_literally(replacement), text)
+        return text
+
+    return replace_bounded
+
+
+def _walk(value: object, replace: Replacer) -> object:
     if isinstance(value, bytes):
         serialized, inner = _unserialize_like_php(value)
         if serialized:
-            return php_serialize(_walk(inner, pairs))
-        return _replace_bytes(value, pairs)
+            return php_serialize(_walk(inner, replace))
+        return replace(value)
     if isinstance(value, PhpArray):
-        return PhpArray({key: _walk(item, pairs) for key, item in value.items.items()})
+        return PhpArray({key: _walk(item, replace) for key, item in value.items.items()})
     if isinstance(value, PhpObject):
         return PhpObject(
             value.class_name,
             {
-                key: item if key.startswith(b"\0") else _walk(item, pairs)
+                key: item if key.startswith(b"\0") else _walk(item, replace)
                 for key, item in value.properties.items()
             },
         )
     return value
 
 
-def replace_in_value(value: str, replacements: Sequence[tuple[str, str]]) -> str:
+def replace_in_value(
+    value: str, replacements: Sequence[tuple[str, str]], *, host_boundaries: bool = False
+) -> str:
     """``value`` after WP-CLI's serialized-safe search and replace with each pair in turn."""
     if not value:
         return value
-    pairs = [(search.encode(), new.encode()) for search, new in replacements if search]
+    pairs = tuple((search.encode(), new.encode()) for search, new in replacements if search)
     data = value.encode("utf-8", "surrogateescape")
     # WP-CLI only visits rows that contain the search string, so a value without any is
     # returned as it is, floats and all.
     if not any(search in data for search, _ in pairs):
         return value
+    replace = _replacer(pairs, host_boundaries)
     try:
-        result = _walk(data, pairs)
+        result = _walk(data, replace)
     except RecursionError:
-        result = _replace_bytes(data, pairs)
+        result = replace(data)
     assert isinstance(result, bytes)
     return result.decode("utf-8", "surrogateescape")
 

@@ -33,30 +33,34 @@ def _url_encoded(text: str) -> str:
 
 
 def _variants(url: str) -> list[str]:
-    """The same site under http and https, with and without ``www.``."""
+    """The same site under http and https and protocol-relative, with and without ``www.``."""
     parts = urlsplit(url)
     netloc = parts.netloc
     bare = netloc.removeprefix("www.")
     hosts = [bare, f"www.{bare}"] if not bare.replace(".", "").isdigit() else [bare]
-    return [f"{scheme}://{host}{parts.path}" for scheme in ("https", "http") for host in hosts]
+    return [f"{scheme}//{host}{parts.path}" for scheme in ("https:", "http:", "") for host in hosts]
 
 
 def url_replacements(production_url: str, staging_url: str) -> list[tuple[str, str]]:
     """Every (search, replacement) pair that moves the production URL to the staging URL.
 
-    Plain, JSON-escaped (``https:\\/\\/``) and URL-encoded (``https%3A%2F%2F``) forms, for http
-    and https, with and without ``www.``, each replaced by the staging URL in the same form;
-    longest first. Nothing is excluded here: the rewrite keeps uploads on production.
+    Plain, JSON-escaped (``https:\\/\\/``) and URL-encoded (``https%3A%2F%2F``) forms, for http,
+    https and protocol-relative (``//shop.example``), with and without ``www.``, each replaced
+    by the staging URL in the same form (a protocol-relative URL stays protocol-relative);
+    longest first, so a URL with its scheme is rewritten before its ``//host`` part could be.
+    Nothing is excluded here: the rewrite keeps uploads on production.
     """
     production = normalize_url(production_url)
     staging = normalize_url(staging_url)
+    staging_relative = staging.split(":", 1)[1]
     pairs: dict[str, str] = {}
     for variant in _variants(production):
-        if variant == staging:
+        if variant in (staging, staging_relative):
             continue
-        pairs.setdefault(variant, staging)
-        pairs.setdefault(_json_escaped(variant), _json_escaped(staging))
-        pairs.setdefault(_url_encoded(variant), _url_encoded(staging))
+        target = staging_relative if variant.startswith("//") else staging
+        pairs.setdefault(variant, target)
+        pairs.setdefault(_json_escaped(variant), _json_escaped(target))
+        pairs.setdefault(_url_encoded(variant), _url_encoded(target))
     ordered = sorted(pairs.items(), key=lambda pair: (-len(pair[0]), pair[0]))
     # The pairs are applied one after another; a replacement that contains a later search
     # string would be rewritten twice.
@@ -82,7 +86,7 @@ def protect_paths(
     token = secrets.token_hex(8)
     protect: list[tuple[str, str]] = []
     for index, (search, _) in enumerate(replacements):
-        if search.startswith("http%3A") or search.startswith("https%3A"):
+        if search.startswith(("http%3A", "https%3A", "%2F%2F")):
             protected = search + _url_encoded(path)
         elif "\\/" in search:
             protected = search + _json_escaped(path)

@@ -127,6 +127,50 @@ def test_the_wordpress_preset_masks_users_and_comments_but_keeps_admin_logins(
     )
 
 
+def test_the_site_admin_email_and_a_pending_new_one_are_masked_like_the_users(
+    mysql_database,
+) -> None:
+    name = build_shop(mysql_database)
+    with connect(name) as connection, connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {P}options (option_name, option_value) VALUES (%s, %s)",
+            [("admin_email", "admin@agency.test"), ("new_admin_email", "owner@shop.test")],
+        )
+
+    report = prepare_wordpress(mysql_url(name), STAGING_URL, masking="wordpress")
+
+    options = {
+        row[0]: row[1]
+        for row in rows(
+            name,
+            f"SELECT option_name, option_value FROM {P}options "
+            "WHERE option_name IN ('admin_email', 'new_admin_email')",
+        )
+    }
+    [admin_user_email] = rows(name, f"SELECT user_email FROM {P}users WHERE ID = 1")
+    assert options["admin_email"] == admin_user_email[0]  # same address, same mask
+    assert str(options["new_admin_email"]).endswith("@example.invalid")
+    assert "owner@shop.test" not in str(options)
+    assert report.masking is not None
+    assert report.masking.columns[f"{P}options.option_value[admin_email]"] == 1
+    assert report.masking.columns[f"{P}options.option_value[new_admin_email]"] == 1
+
+
+def test_without_a_preset_the_admin_email_is_kept(mysql_database) -> None:
+    name = build_shop(mysql_database)
+    with connect(name) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {P}options (option_name, option_value) VALUES "
+            "('admin_email', 'admin@agency.test')"
+        )
+
+    prepare_wordpress(mysql_url(name), STAGING_URL)
+
+    assert rows(name, f"SELECT option_value FROM {P}options WHERE option_name = 'admin_email'") == [
+        ("admin@agency.test",)
+    ]
+
+
 def test_masking_is_deterministic_across_copies(mysql_database) -> None:
     first, second = build_shop(mysql_database), build_shop(mysql_database)
     for name in (first, second):

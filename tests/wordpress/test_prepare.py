@@ -78,6 +78,28 @@ def build_site(create_database: Callable[[], str]) -> str:
                     "page",
                 ),
                 ("No links here", "Plain", f"{PRODUCTION_URL}/?p=3", "post"),
+                (
+                    '<a href="//client-shop.example/faq/">FAQ</a> '
+                    '<a href="//www.client-shop.example/">home</a> '
+                    '<img src="//client-shop.example/wp-content/uploads/p.jpg">',
+                    "Protocol-relative",
+                    f"{PRODUCTION_URL}/?p=4",
+                    "post",
+                ),
+                (
+                    '<a href="//client-shop.example.partner.com/">partner</a> '
+                    '<a href="https://www.client-shop.examples.org/">other</a> '
+                    '<a href="//www.client-shop.example/contact/">contact</a>',
+                    "Look-alikes next to the real host",
+                    f"{PRODUCTION_URL}/?p=5",
+                    "post",
+                ),
+                (
+                    '<a href="//client-shop.example.partner.com/">only a look-alike</a>',
+                    "Look-alike only",
+                    f"{PRODUCTION_URL}/?p=6",
+                    "post",
+                ),
             ]
             cursor.executemany(
                 f"INSERT INTO {P}posts (post_content, post_title, guid, post_type, post_excerpt,"
@@ -96,6 +118,20 @@ def build_site(create_database: Callable[[], str]) -> str:
                     ),
                     (2, "_redirect", "https%3A%2F%2Fwww.client-shop.example%2Fcart"),
                     (3, "_plain", None),
+                    (4, "_block", '{"href":"\\/\\/client-shop.example\\/faq\\/"}'),
+                    (4, "_next", "next=%2F%2Fclient-shop.example%2Fcart%2F"),
+                    (
+                        5,
+                        "_links",
+                        php_serialize(
+                            PhpArray(
+                                {
+                                    0: b"//client-shop.example/faq/",
+                                    1: b"//client-shop.example.partner.com/",
+                                }
+                            )
+                        ).decode(),
+                    ),
                 ],
             )
     return name
@@ -155,7 +191,7 @@ def test_it_rewrites_every_form_of_the_url_but_keeps_guid_and_uploads(mysql_data
     assert meta["_redirect"] == "https%3A%2F%2Fclient-shop-staging.up.railway.app%2Fcart"
     assert report.table_prefix == P
     assert report.production_url == PRODUCTION_URL
-    assert report.rows_rewritten == {f"{P}options": 4, f"{P}posts": 2, f"{P}postmeta": 4}
+    assert report.rows_rewritten == {f"{P}options": 4, f"{P}posts": 4, f"{P}postmeta": 7}
     # Primary keys never change and no row appears or disappears (reset options aside).
     assert [row[0] for row in after["posts"]] == [row[0] for row in before["posts"]]
     assert [row[0] for row in after["postmeta"]] == [row[0] for row in before["postmeta"]]
@@ -163,12 +199,50 @@ def test_it_rewrites_every_form_of_the_url_but_keeps_guid_and_uploads(mysql_data
     assert all(unserializes(php, serialized))
 
 
+def test_it_rewrites_protocol_relative_links_once_and_leaves_look_alike_hosts(
+    mysql_database, php
+) -> None:
+    name = build_site(mysql_database)
+
+    prepare_wordpress(mysql_url(name), STAGING_URL)
+
+    after = snapshot(name)
+    posts = {row[5]: row[4] for row in after["posts"]}
+    staging_relative = "//client-shop-staging.up.railway.app"
+    assert posts["Protocol-relative"] == (
+        f'<a href="{staging_relative}/faq/">FAQ</a> <a href="{staging_relative}/">home</a> '
+        '<img src="//client-shop.example/wp-content/uploads/p.jpg">'
+    )
+    assert posts["Look-alikes next to the real host"] == (
+        '<a href="//client-shop.example.partner.com/">partner</a> '
+        '<a href="https://www.client-shop.examples.org/">other</a> '
+        f'<a href="{staging_relative}/contact/">contact</a>'
+    )
+    assert posts["Look-alike only"] == (
+        '<a href="//client-shop.example.partner.com/">only a look-alike</a>'
+    )
+    meta = {(row[1], row[2]): row[3] for row in after["postmeta"]}
+    assert meta[(4, "_block")] == '{"href":"\\/\\/client-shop-staging.up.railway.app\\/faq\\/"}'
+    assert meta[(4, "_next")] == "next=%2F%2Fclient-shop-staging.up.railway.app%2Fcart%2F"
+    links = meta[(5, "_links")]
+    assert (
+        links
+        == php_serialize(
+            PhpArray(
+                {0: f"{staging_relative}/faq/".encode(), 1: b"//client-shop.example.partner.com/"}
+            )
+        ).decode()
+    )
+    assert all(unserializes(php, [links]))
+
+
 def test_the_database_rewrite_equals_wp_clis_replacer_on_every_cell(mysql_database, php) -> None:
     name = build_site(mysql_database)
     before = snapshot(name)
-    prepare_wordpress(mysql_url(name), STAGING_URL, reset_options=())
+    prepare_wordpress(mysql_url(name), STAGING_URL, reset_options=(), adjustments=())
     after = snapshot(name)
     pairs = rewrite_pairs([PRODUCTION_URL], STAGING_URL)
+    assert any("//client-shop.example.partner.com/" in row[4] for row in after["posts"])
     text_columns = {
         "options": [1, 2, 3],
         "posts": [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 20, 21],
@@ -182,16 +256,18 @@ def test_the_database_rewrite_equals_wp_clis_replacer_on_every_cell(mysql_databa
                 if table == "options" and old_row[1] == "blog_public":
                     continue
                 if isinstance(old, str):
-                    assert new == replace_in_value(old, pairs)
+                    assert new == replace_in_value(old, pairs, host_boundaries=True)
                     cases.append((old, pairs, new))
-    for (old, _, new), verdict in zip(cases, run_reference(php, cases), strict=True):
+    verdicts = run_reference(php, cases, host_boundaries=True)
+    for (old, _, new), verdict in zip(cases, verdicts, strict=True):
         assert new == verdict["reference"], old
 
 
 def test_it_resets_the_listed_options_and_reports_them(mysql_database) -> None:
     name = build_site(mysql_database)
     report = prepare_wordpress(mysql_url(name), STAGING_URL)
-    assert report.options_reset == ["jetpack_options", "wordpress_api_key", "wp_mail_smtp"]
+    assert report.options_reset == ["jetpack_options", "wordpress_api_key"]
+    assert report.options_adjusted == ["wp_mail_smtp"]
     assert set(report.options_reset) <= set(DEFAULT_RESET_OPTIONS)
     options = {row[1] for row in snapshot(name)["options"]}
     assert not options & set(DEFAULT_RESET_OPTIONS)

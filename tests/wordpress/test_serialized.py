@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from staging.wordpress import replace_in_value, url_replacements
+from staging.wordpress.prepare import rewrite_pairs
 from staging.wordpress.serialized import (
     PhpArray,
     PhpObject,
@@ -55,6 +56,60 @@ FIXTURE_CASES = {
     "numeric string keys": 'a:2:{s:1:"5";s:31:"https://www.client-shop.example";s:1:"x";b:0;}',
     "broken lengths are replaced as text (as WP-CLI does)": 's:3:"https://www.client-shop.example";',
 }
+
+
+# The rewrite's own pairs (uploads kept) with host boundaries, as prepare_site applies them.
+REWRITE = rewrite_pairs([PROD], STAGE)
+BOUNDARY_CASES = {
+    "protocol-relative link": '<a href="//client-shop.example/faq/">FAQ</a>',
+    "protocol-relative www link next to a full one": (
+        f'<a href="//www.client-shop.example/a">a</a> {PROD}/b'
+    ),
+    "look-alike hosts": "//client-shop.example.other.com/ //client-shop.examplehostile.com/ "
+    "https://www.client-shop.example-cdn.net/x //client-shop.example/ok",
+    "sentence end": "See https://client-shop.example. Thanks",
+    "protocol-relative uploads": (
+        "//client-shop.example/wp-content/uploads/2024/a.jpg //client-shop.example/b"
+    ),
+    "serialized protocol-relative": ser(
+        PhpArray(
+            {
+                b"logo": b"//client-shop.example/wp-content/uploads/l.png",
+                b"link": b"//client-shop.example/",
+            }
+        )
+    ),
+    "serialized look-alike": ser(
+        PhpArray({0: b"https://client-shop.example.org/", 1: PROD.encode()})
+    ),
+    "json protocol-relative": (
+        '{"u":"\\/\\/client-shop.example\\/faq\\/","v":"\\/\\/client-shop.example.org\\/"}'
+    ),
+    "url-encoded protocol-relative": (
+        "to=%2F%2Fclient-shop.example%2Fcart&x=%2F%2Fclient-shop.example.net%2F"
+    ),
+    "dollar and backslash in the text": ser(b"$1 \\1 //client-shop.example/$0"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDARY_CASES))
+def test_with_host_boundaries_it_matches_wp_clis_regex_mode_and_still_unserializes(
+    php: str, name: str
+) -> None:
+    value = BOUNDARY_CASES[name]
+    result = replace_in_value(value, REWRITE, host_boundaries=True)
+    [checked] = run_reference(php, [(value, REWRITE, result)], host_boundaries=True)
+    assert result == checked["reference"]
+    assert checked["check_unserializes"] == checked["input_unserializes"]
+    assert "//client-shop.example/" not in result.replace("/wp-content/uploads/", "")
+
+
+def test_with_host_boundaries_a_look_alike_host_is_kept_and_the_real_one_rewritten() -> None:
+    value = ser(PhpArray({0: b"//client-shop.example.org/x", 1: b"//client-shop.example/x"}))
+    result = php_unserialize(replace_in_value(value, REWRITE, host_boundaries=True).encode())
+    assert result == PhpArray(
+        {0: b"//client-shop.example.org/x", 1: b"//client-shop-staging.up.railway.app/x"}
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE_CASES))
@@ -130,6 +185,10 @@ URL_PIECES = st.sampled_from(
         "http:\\/\\/www.client-shop.example\\/x",
         "https%3A%2F%2Fclient-shop.example%2F",
         "https://www.client-shop.example.au",
+        "//client-shop.example/faq/",
+        "\\/\\/www.client-shop.example.org\\/",
+        "%2F%2Fclient-shop.example%2F",
+        "//client-shop.example/wp-content/uploads/b.png",
     ]
 )
 TEXT = st.lists(
@@ -179,5 +238,19 @@ def test_generated_nested_values_rewrite_exactly_as_wp_cli_and_still_unserialize
     checked = run_reference(php, list(zip(inputs, [PAIRS] * len(inputs), results, strict=True)))
     for value, result, verdict in zip(inputs, results, checked, strict=True):
         assert verdict["input_unserializes"], value
+        assert verdict["check_unserializes"], result
+        assert result == verdict["reference"], value
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PHP_VALUES, min_size=10, max_size=25))
+def test_generated_values_with_host_boundaries_rewrite_as_wp_clis_regex_mode(
+    php: str, values: list[object]
+) -> None:
+    inputs = [php_serialize(value).decode("utf-8", "surrogateescape") for value in values]
+    results = [replace_in_value(value, REWRITE, host_boundaries=True) for value in inputs]
+    cases = list(zip(inputs, [REWRITE] * len(inputs), results, strict=True))
+    checked = run_reference(php, cases, host_boundaries=True)
+    for value, result, verdict in zip(inputs, results, checked, strict=True):
         assert verdict["check_unserializes"], result
         assert result == verdict["reference"], value

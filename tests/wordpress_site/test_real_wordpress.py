@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from playwright.sync_api import Page
 
+from staging.wordpress import production_links
 from tests.wordpress_site.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -48,6 +49,11 @@ def sandbox_hosts(urls: list[str]) -> list[tuple[str, str]]:
         for parts in map(urlsplit, urls)
         if (parts.hostname or "").endswith(".up.railway.localhost")
     ]
+
+
+def scheme_relative(url: str) -> str:
+    """``http://host:port`` as a protocol-relative link writes it: ``//host:port``."""
+    return url.split(":", 1)[1]
 
 
 def log_in(page: Page, staging_url: str, username: str, password: str) -> None:
@@ -105,6 +111,23 @@ def test_no_public_page_of_the_staging_copy_names_the_production_host_except_upl
 
         assert staging_copy.staging_domain in html, path
         assert links_to_production_outside_uploads(html, staging_copy.production_domain) == [], path
+        assert production_links(html, staging_copy.production_domain) == [], path
+
+
+def test_protocol_relative_links_of_production_point_to_staging_after_the_clone(
+    staging_copy: StagingCopy, page: Page
+) -> None:
+    page.goto(f"{staging_copy.staging_url}/about/")
+
+    link = page.get_by_role("link", name="the menu without a scheme")
+    assert link.get_attribute("href") == f"{scheme_relative(staging_copy.staging_url)}/spring-menu/"
+    teapot = page.get_by_role("img", name="A protocol-relative teapot")
+    assert teapot.get_attribute("src") == (
+        f"{scheme_relative(staging_copy.production_url)}/wp-content/uploads/2026/01/teapot.png"
+    )
+    link.click()
+    page.wait_for_url(f"{staging_copy.staging_url}/spring-menu/")
+    assert urlsplit(page.url).hostname == staging_copy.staging_domain
 
 
 def test_a_production_administrator_logs_in_to_wp_admin_and_stays_on_the_staging_host(
@@ -150,7 +173,7 @@ def test_the_staging_database_is_masked_discouraged_and_reset(staging_copy: Stag
         users = dict(cursor.fetchall())
         cursor.execute(
             "SELECT option_name, option_value FROM wp_options WHERE option_name IN "
-            "('home', 'siteurl', 'blog_public', 'wp_mail_smtp', 'wordpress_api_key')"
+            "('home', 'siteurl', 'blog_public', 'wordpress_api_key', 'admin_email')"
         )
         options = dict(cursor.fetchall())
 
@@ -161,7 +184,18 @@ def test_the_staging_database_is_masked_discouraged_and_reset(staging_copy: Stag
         "home": staging_copy.staging_url,
         "siteurl": staging_copy.staging_url,
         "blog_public": "0",
+        "admin_email": users[ADMIN_USER],
     }
+
+
+def test_wordpress_on_staging_loads_its_mail_plugin_settings_with_sending_off(
+    staging_copy: StagingCopy, php_server: PhpServer
+) -> None:
+    settings = php_server.wordpress_value(staging_copy.staging_domain, "get_option('wp_mail_smtp')")
+
+    assert settings["general"]["do_not_send"] is True
+    assert settings["mail"]["mailer"] == "mail"
+    assert settings["smtp"] == {"host": "mail-sink.invalid", "pass": ""}
 
 
 def test_serialized_options_of_the_staging_copy_are_rewritten_and_still_load_in_wordpress(
@@ -178,6 +212,7 @@ def test_serialized_options_of_the_staging_copy_are_rewritten_and_still_load_in_
         "links": {
             "about": f"{staging_copy.staging_url}/about/",
             "logo": f"{staging_copy.production_url}/wp-content/uploads/2026/01/teapot.png",
+            "faq": f"{scheme_relative(staging_copy.staging_url)}/faq/",
         },
         "card": {"home": staging_copy.staging_url},
     }

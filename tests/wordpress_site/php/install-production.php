@@ -39,6 +39,8 @@ file_put_contents("{$uploads}/menu.pdf", "%PDF-1.4\n% the spring menu\n");
 $image = "{$home}/wp-content/uploads/2026/01/teapot.png";
 $menu = "{$home}/wp-content/uploads/2026/01/menu.pdf";
 $json_home = str_replace('/', '\\/', $home);
+// Themes and page builders also write links without a scheme ("//host/path").
+$relative_home = substr($home, strlen('http:'));
 
 $users = [];
 foreach ([
@@ -64,6 +66,8 @@ $about = wp_insert_post([
     'post_name' => 'about',
     'post_title' => 'About the Tea Room',
     'post_content' => "<!-- wp:paragraph --><p>Since 1921. Read <a href=\"{$home}/spring-menu/\">the spring menu</a>.</p><!-- /wp:paragraph -->"
+        . "<!-- wp:paragraph --><p>Or see <a href=\"{$relative_home}/spring-menu/\">the menu without a scheme</a>"
+        . " next to <img src=\"{$relative_home}/wp-content/uploads/2026/01/teapot.png\" alt=\"A protocol-relative teapot\"/>.</p><!-- /wp:paragraph -->"
         . "<!-- wp:image --><figure class=\"wp-block-image\"><img src=\"{$image}\" alt=\"Our teapot\"/></figure><!-- /wp:image -->",
 ], true);
 $posts = [];
@@ -102,7 +106,7 @@ update_option('widget_text', [
 ]);
 update_option('tearoom_settings', [
     'shop_url' => "{$home}/shop/",
-    'links' => ['about' => "{$home}/about/", 'logo' => $image],
+    'links' => ['about' => "{$home}/about/", 'logo' => $image, 'faq' => "{$relative_home}/faq/"],
     'card' => (object) ['home' => $home],
 ]);
 update_option('wp_mail_smtp', ['mail' => ['mailer' => 'smtp'], 'smtp' => ['host' => 'smtp.mailgun.org', 'pass' => 'live-smtp-password']]);
