@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from staging.digits import ascii_int
+
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -64,7 +66,7 @@ def boolean(name: str, default: bool) -> bool:
 
 def integer(name: str, default: int, minimum: int | None = None) -> int:
     def parse(text: str) -> int:
-        number = int(text.strip())
+        number = ascii_int(text)
         if minimum is not None and number < minimum:
             raise ValueError(text)
         return number

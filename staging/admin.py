@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from staging import roles, runs
 from staging.errors import UnderstudyError
 from staging.models import AuditEvent, ClientSite, Run, RunStep, StagingEnvironment, Trigger
+from staging.portal.forms import AsciiIntegerField
 from staging.wordpress import DEFAULT_RESET_OPTIONS
 from staging.wordpress.masking import MASKING_KINDS
 
@@ -91,6 +92,7 @@ class ClientSiteForm(forms.ModelForm[ClientSite]):
 
     class Meta:
         model = ClientSite
+        field_classes = {"staging_ttl_days": AsciiIntegerField}
         fields = [
             "name",
             "slug",
