@@ -94,3 +94,15 @@ def test_the_files_the_tests_read_are_in_the_repository():
         "kestra/reference/SOURCE.md",
         "staging/railway/schema.json",
     } <= tracked
+
+
+def test_no_module_imports_from_a_test_file():
+    """Helpers shared by test files live in fixtures or helper modules, never in a test file."""
+    importing = re.compile(r"^\s*(?:from|import)\s+(tests(?:\.\w+)*\.test_\w+)", re.MULTILINE)
+    offences = {
+        str(path.relative_to(ROOT)): importing.findall(path.read_text())
+        for path in (ROOT / "tests").rglob("*.py")
+        if importing.search(path.read_text())
+    }
+
+    assert offences == {}

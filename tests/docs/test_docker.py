@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.urls import resolve
 
-from tests.docs.test_docs_commands import check_manage_py
+from tests.fixtures_docs import check_manage_py
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

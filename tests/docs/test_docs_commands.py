@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from django.core.management import CommandError, get_commands, load_command_class
 from django.urls import Resolver404, resolve
+
+from tests.fixtures_docs import check_manage_py
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "kestra/README.md"]
@@ -121,17 +122,6 @@ def manage_py_arguments(words: list[str]) -> list[str] | None:
         if word.endswith("manage.py"):
             return words[index + 1 :]
     return None
-
-
-def check_manage_py(arguments: list[str]) -> None:
-    name, rest = arguments[0], arguments[1:]
-    app = get_commands().get(name)
-    assert app is not None, f"manage.py {name}: no such command"
-    parser = load_command_class(app, name).create_parser("manage.py", name)
-    try:
-        parser.parse_args(rest)
-    except (SystemExit, CommandError) as error:
-        pytest.fail(f"manage.py {name} {' '.join(rest)}: does not parse ({error})")
 
 
 @cache
