@@ -3,7 +3,9 @@
 Python's own tests are too generous for input: ``"³".isdigit()`` is true and ``int("³")`` then
 raises, while ``int("٣")`` quietly reads an Arabic-Indic digit as 3. Every door that turns
 user input into a number or an id (API fields and query parameters, command arguments, portal
-forms) goes through this module, so each refuses them with its usual validation error.
+forms) goes through this module, so each refuses them with its usual validation error. (The
+API's and the forms' integer fields keep their framework's parsing and only refuse text that is
+not ASCII first.)
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from staging.digits import ascii_int, parse_id
+from staging.digits import parse_id
 from staging.models import (
     AuditEvent,
     ClientSite,
@@ -234,11 +234,8 @@ class AsciiIntegerField(serializers.IntegerField):
     """DRF's integer, without the digits of other scripts that ``int()`` reads ("٣" is 3)."""
 
     def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, str):
-            try:
-                ascii_int(data)
-            except ValueError:
-                self.fail("invalid")
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
         return super().to_internal_value(data)
 
 

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from staging.digits import ascii_int, parse_id
+from staging.digits import parse_id
 from staging.errors import InvalidName
 from staging.models import AuditEvent, ClientSite, DatabaseEngine, EnvironmentStatus
 from staging.names import MAX_LENGTH, validate_name
@@ -26,13 +26,8 @@ class AsciiIntegerField(forms.IntegerField):
     """Django's integer, without the digits of other scripts that ``int()`` reads ("٣" is 3)."""
 
     def to_python(self, value: Any) -> int | None:
-        if isinstance(value, str) and value.strip() not in self.empty_values:
-            try:
-                ascii_int(value)
-            except ValueError:
-                raise forms.ValidationError(
-                    self.error_messages["invalid"], code="invalid"
-                ) from None
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return super().to_python(value)
 
 
