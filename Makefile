@@ -15,10 +15,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## make run: the portal with its demo on http://127.0.0.1:8000/admin/ (SQLite, a job worker)
+## make run: the portal with its demo on http://127.0.0.1:8000/admin/ (SQLite, a job worker).
+## It migrates first; started while the demo runs, it says so and changes nothing.
 run: export DEBUG ?= true
 run: install
-	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py serve_demo
 
 ## make test: every test, against the local PostgreSQL, MariaDB and Redis: pytest, the

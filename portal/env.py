@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from staging.digits import ascii_int
+
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -69,10 +71,7 @@ def boolean(name: str, default: bool) -> bool:
 
 def integer(name: str, default: int, minimum: int | None = None) -> int:
     def parse(text: str) -> int:
-        # int() takes "³" and "٣" as digits: a setting is written in ASCII or not at all.
-        if not text.lstrip("-").isascii():
-            raise ValueError(text)
-        number = int(environ.Env.parse_value(text, int))
+        number = ascii_int(text)
         if minimum is not None and number < minimum:
             raise ValueError(text)
         return number

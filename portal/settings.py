@@ -10,6 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from portal import env
+from staging.digits import is_ascii_digits
 
 # Lets admin and queryset classes be subscripted for the type checker at run time.
 django_stubs_ext.monkeypatch()
@@ -237,7 +238,8 @@ CACHES = {
 def _throttle_rate(name: str, default: str) -> str:
     value = env.string(name, default).strip()
     count, _, period = value.partition("/")
-    if not count.isdigit() or period not in {"s", "sec", "m", "min", "h", "hour", "d", "day"}:
+    periods = {"s", "sec", "m", "min", "h", "hour", "d", "day"}
+    if not is_ascii_digits(count) or period not in periods:
         raise ImproperlyConfigured(f"{name}: expected a rate such as 600/min, got {value!r}")
     return value
 

@@ -40,6 +40,7 @@ from railway_sandbox.state import (
     Service,
     TcpProxy,
     World,
+    database_prefix_for,
     new_id,
     slug,
 )
@@ -85,14 +86,14 @@ class Sandbox:
         apply_seconds: float | None = None,
         token: str = "sandbox-token",  # noqa: S107 (a well-known local default)
         project_token: str = "sandbox-project-token",  # noqa: S107
-        database_prefix: str = "sbx",
+        database_prefix: str | None = None,
     ) -> None:
         self.state_path = Path(state_path)
         self.servers = DatabaseServers(postgres_url, mysql_url)
         self.host = host
         self.deploy_seconds = deploy_seconds
         self.apply_seconds = deploy_seconds / 2 if apply_seconds is None else apply_seconds
-        self.database_prefix = database_prefix
+        self.database_prefix = database_prefix or database_prefix_for(self.state_path)
         self.faults = Faults()
         self.calls: Counter[str] = Counter()
         self.lock = threading.RLock()

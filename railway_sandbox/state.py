@@ -6,6 +6,7 @@ restarted sandbox knows everything it had made (and which databases to drop).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -30,6 +31,17 @@ def new_id() -> str:
     """An id shaped like Railway's (a UUID)."""
     raw = secrets.token_hex(16)
     return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-a{raw[17:20]}-{raw[20:32]}"
+
+
+def database_prefix_for(state_path: Path) -> str:
+    """The prefix of every database and user a sandbox with this state file creates.
+
+    Derived from the state file's absolute path, so that sandboxes on one machine (a demo, a
+    test run, a benchmark, another checkout's demo) never name, and so never drop, each other's
+    databases, while a restarted sandbox keeps its own.
+    """
+    digest = hashlib.sha256(str(Path(state_path).resolve()).encode()).hexdigest()
+    return f"sbx{digest[:10]}"
 
 
 def slug(text: str) -> str:

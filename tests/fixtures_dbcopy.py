@@ -7,10 +7,12 @@ Everything is dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -19,6 +21,8 @@ import psycopg
 import pymysql
 import pytest
 from psycopg import sql
+
+from staging.dbcopy.attempt import Attempt
 
 PG_ADMIN = os.environ.get(
     "DBCOPY_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -268,3 +272,51 @@ class Sampler(threading.Thread):
         while not self.stop.is_set():
             self.seen.update(all_command_lines())
             self.stop.wait(0.01)
+
+
+@dataclass
+class Hold:
+    """Where the copy is held: ``reached`` is set once its worker waits there."""
+
+    phases: frozenset[str]
+    reached: threading.Event
+
+
+@pytest.fixture
+def copy_held_until_stopped(monkeypatch: pytest.MonkeyPatch) -> Hold:
+    """The copy's worker stops at its first child process of the data or index phase, with that
+    process running, until the copy is aborted: a cancel or a timeout then always meets a copy
+    in progress, however fast the machine (a real copy of a few MB can finish between two of
+    the supervisor's looks)."""
+    hold = Hold(phases=frozenset({"data", "indexes"}), reached=threading.Event())
+    spawn = Attempt.spawn
+
+    @contextlib.contextmanager
+    def held_spawn(attempt: Attempt, *args: object, **kwargs: object) -> Iterator[object]:
+        with spawn(attempt, *args, **kwargs) as process:  # type: ignore[arg-type]
+            if attempt.phase in hold.phases and not hold.reached.is_set():
+                hold.reached.set()
+                give_up = time.monotonic() + 60
+                while not attempt.aborted:
+                    assert time.monotonic() < give_up, "the held copy was never stopped"
+                    time.sleep(0.01)
+            yield process
+
+    monkeypatch.setattr(Attempt, "spawn", held_spawn)
+    return hold
+
+
+def before_the_first(
+    monkeypatch: pytest.MonkeyPatch, phase: str, action: Callable[[], object]
+) -> None:
+    """Run ``action`` in the copy's worker just before it first enters ``phase``."""
+    enter = Attempt.enter
+    done = threading.Event()
+
+    def enter_after_the_action(attempt: Attempt, name: str) -> None:
+        if name == phase and not done.is_set():
+            done.set()
+            action()
+        enter(attempt, name)
+
+    monkeypatch.setattr(Attempt, "enter", enter_after_the_action)

@@ -44,6 +44,22 @@ INSERT INTO invoices (customer_id, amount_cents, memo)
 """
 
 
+# About 60 MB: enough for the copy to take a few seconds, so a worker can die during it.
+LARGE_PRODUCTION_SQL = """
+CREATE TABLE events (id bigserial PRIMARY KEY, payload text NOT NULL);
+INSERT INTO events (payload) SELECT repeat(md5(g::text), 12) FROM generate_series(1, 150000) g;
+"""
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def fast_sleep(seconds: float) -> None:
     """Polling in tests: keep the rhythm, not the waiting."""
     time.sleep(min(seconds, 0.2))

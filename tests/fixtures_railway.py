@@ -5,7 +5,6 @@ Every database the sandbox makes on the local servers is dropped when the sessio
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -33,7 +32,10 @@ class RecordingSleep:
 
 @pytest.fixture(scope="session")
 def railway_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """A running sandbox (fast deployments), shared by the session; faults cleared per test."""
+    """A running sandbox (fast deployments), shared by the session; faults cleared per test.
+
+    Its databases are named after its own state file, so a demo or another test run on the
+    machine never loses one to this session's clean-up."""
     state = tmp_path_factory.mktemp("railway") / "sandbox.json"
     sandbox = Sandbox(
         state,
@@ -42,7 +44,6 @@ def railway_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
         deploy_seconds=0.3,
         apply_seconds=0.2,
         token=SANDBOX_TOKEN,
-        database_prefix="sbxt" + os.environ.get("TEST_RUN_NAME", ""),
     ).start()
     try:
         yield sandbox

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -88,14 +88,19 @@ class TestRun:
         with pytest.raises(InvalidState):
             run.start()
 
-    def test_heartbeat_moves_forward(self):
+    def test_a_heartbeat_records_when_it_was_sent(self, monkeypatch):
+        started = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+        beat = started + timedelta(seconds=30)
         run = make_run()
+        monkeypatch.setattr(timezone, "now", lambda: started)
         run.start()
-        first = run.heartbeat_at
+        monkeypatch.setattr(timezone, "now", lambda: beat)
+
         run.heartbeat()
+
         run.refresh_from_db()
-        assert run.heartbeat_at is not None and first is not None
-        assert run.heartbeat_at >= first
+        assert run.heartbeat_at == beat
+        assert run.started_at == started
 
     def test_finish_records_the_status_and_error_code(self):
         run = make_run()

@@ -48,6 +48,9 @@ def test_development_settings_start_with_nothing_set():
         ("REDIS_URL", "localhost:6379"),
         ("RAILWAY_API_URL", "backboard.railway.com"),
         ("DATABASE_URL", "nosuchdb://x"),
+        # Digits of other scripts: int() reads Arabic-Indic 7 as 7; "³" passes str.isdigit().
+        ("STAGING_TTL_DAYS", "\u0667"),
+        ("API_THROTTLE_USER", "³/min"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(name, value):

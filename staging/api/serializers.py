@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from staging.digits import parse_id
 from staging.models import (
     AuditEvent,
     ClientSite,
@@ -229,6 +230,15 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
 # Input
 
 
+class AsciiIntegerField(serializers.IntegerField):
+    """DRF's integer, without the digits of other scripts that ``int()`` reads ("٣" is 3)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class EnvironmentCreateSerializer(serializers.Serializer[Any]):
     site = serializers.CharField(max_length=60, help_text="The site's id or slug.")
     name = serializers.CharField(
@@ -237,7 +247,7 @@ class EnvironmentCreateSerializer(serializers.Serializer[Any]):
         allow_blank=True,
         help_text="Lowercase letters, digits and hyphens; a dated name is chosen if omitted.",
     )
-    ttl_days = serializers.IntegerField(
+    ttl_days = AsciiIntegerField(
         required=False,
         allow_null=True,
         help_text=f"Days before it is torn down (1 to {MAX_TTL_DAYS}); the site's default if "
@@ -249,7 +259,8 @@ class EnvironmentCreateSerializer(serializers.Serializer[Any]):
     )
 
     def validate_site(self, value: str) -> ClientSite:
-        lookup = {"pk": int(value)} if value.isdigit() and len(value) <= 18 else {"slug": value}
+        site_id = parse_id(value)
+        lookup = {"slug": value} if site_id is None else {"pk": site_id}
         site = ClientSite.objects.filter(**lookup).first()
         if site is None:
             raise serializers.ValidationError(f"No site has the id or slug '{value}'.")
@@ -257,7 +268,7 @@ class EnvironmentCreateSerializer(serializers.Serializer[Any]):
 
 
 class ExtendSerializer(serializers.Serializer[Any]):
-    days = serializers.IntegerField(
+    days = AsciiIntegerField(
         default=7, help_text=f"Days to add to the expiry (1 to {MAX_TTL_DAYS})."
     )
 
@@ -279,7 +290,7 @@ class EnvironmentFilterSerializer(serializers.Serializer[Any]):
 
 class AuditFilterSerializer(serializers.Serializer[Any]):
     action = serializers.CharField(required=False, max_length=64)
-    site = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    site = AsciiIntegerField(required=False, min_value=1, max_value=2**62)
     target_type = serializers.CharField(required=False, max_length=32)
     target_id = serializers.CharField(required=False, max_length=64)
 

@@ -35,6 +35,7 @@ from staging.api.pagination import AuditCursorPagination, PageNumberPagination
 from staging.api.parsers import refuse_oversized_body
 from staging.api.permissions import FollowsRoles, IsAdministrator
 from staging.api.throttles import AnonymousRateThrottle, TokenRateThrottle
+from staging.digits import parse_id
 from staging.models import (
     ActorType,
     ApiToken,
@@ -208,8 +209,10 @@ class EnvironmentViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         wanted = filters.validated_data
         site = wanted.get("site")
         if site:
-            by_id = site.isdigit() and len(site) <= 18
-            queryset = queryset.filter(**{"site_id" if by_id else "site__slug": site})
+            site_id = parse_id(site)
+            queryset = queryset.filter(
+                **({"site__slug": site} if site_id is None else {"site_id": site_id})
+            )
         if "status" in wanted:
             queryset = queryset.filter(status=wanted["status"])
         else:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from staging.digits import parse_id
 from staging.errors import UnderstudyError
 from staging.models import Run, StagingEnvironment, Trigger
 from staging.runs import Actor
@@ -84,8 +85,9 @@ class StagingCommand(BaseCommand):
     def find_environment(self, reference: str) -> StagingEnvironment:
         """An environment by id, or by ``site-slug/name`` among those not deleted."""
         queryset = StagingEnvironment.objects.select_related("site")
-        if reference.isdigit():
-            found = queryset.filter(pk=int(reference)).first()
+        environment_id = parse_id(reference)
+        if environment_id is not None:
+            found = queryset.filter(pk=environment_id).first()
         elif "/" in reference:
             slug, name = reference.split("/", 1)
             found = queryset.filter(site__slug=slug, name=name).exclude(status="deleted").first()

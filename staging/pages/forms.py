@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from staging.digits import parse_id
 from staging.errors import InvalidName
 from staging.models import AuditEvent, ClientSite, DatabaseEngine, EnvironmentStatus
 from staging.names import MAX_LENGTH, validate_name
@@ -19,6 +20,31 @@ from staging.railway import Project
 from staging.runs import MAX_TTL_DAYS
 
 LIFETIME_CHOICES = (1, 3, 7, 14, 30, 60, 90)
+
+
+class AsciiIntegerField(forms.IntegerField):
+    """Django's integer, without the digits of other scripts that ``int()`` reads ("٣" is 3)."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IdChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A choice of object by id, refusing ids written in other digits ("٣")."""
+
+    def to_python(self, value: Any) -> Any:
+        if value not in self.empty_values and parse_id(str(value)) is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return super().to_python(value)
+
+
+def page_number(value: str | None) -> str | None:
+    """``?page=`` for ``Paginator.get_page``, which reads "٣" as 3: other digits mean page 1."""
+    return value if value is not None and parse_id(value) is not None else None
 
 
 def name_problem(site: ClientSite, name: str) -> str | None:
@@ -76,10 +102,10 @@ class CreateStagingForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    site = forms.ModelChoiceField(
+    site = IdChoiceField(
         label="Client", queryset=ClientSite.objects.all(), required=False, empty_label="All"
     )
-    user = forms.ModelChoiceField(
+    user = IdChoiceField(
         label="User",
         queryset=User.objects.filter(is_staff=True).order_by("username"),
         required=False,

@@ -53,6 +53,7 @@ from staging.pages.forms import (
     ImportSiteForm,
     gdpr_notice,
     name_problem,
+    page_number,
 )
 from staging.railway import RailwayClient, RailwayError
 
@@ -312,7 +313,7 @@ def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
 @require_GET
 def audit_log(request: HttpRequest) -> TemplateResponse:
     form, events = _audit_events(request)
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     for event in page:
         event.action_label = audit_action_label(event.action)
     query = request.GET.copy()

@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.fixtures_browser import DESKTOP, PHONE
-from tests.fixtures_portal import PASSWORD
 
 
 @pytest.fixture
@@ -39,11 +38,3 @@ def empty_queue(settings: Any) -> Iterator[None]:
     connection.flushdb()
     yield
     connection.flushdb()
-
-
-def log_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/admin/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/admin/")

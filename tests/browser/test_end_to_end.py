@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from staging.models import EnvironmentStatus, Run, RunStatus, StagingEnvironment
-from tests.browser.conftest import log_in
+from tests.fixtures_browser import log_in
 from tests.fixtures_pipeline import Worker, site_for
 
 pytestmark = pytest.mark.browser

@@ -19,9 +19,9 @@ from staging.models import (
     StepStatus,
 )
 from staging.steps import CLONE_STEPS
-from tests.browser.conftest import log_in
 from tests.browser.screens import snap
 from tests.factories import make_environment, make_run, make_site
+from tests.fixtures_browser import log_in
 
 STEPS_UP_TO_THE_COPY = CLONE_STEPS[: [s.name for s in CLONE_STEPS].index("copy_database") + 1]
 

@@ -12,7 +12,14 @@ import pytest
 from staging.dbcopy import CopyCancelled, CopyProgress, copy_database, preflight
 from staging.dbcopy import engine as engine_module
 from staging.dbcopy.errors import TargetIsSource
-from tests.fixtures_dbcopy import Database, Sampler, _mysql_admin, copy_tool_processes
+from tests.fixtures_dbcopy import (
+    Database,
+    Hold,
+    Sampler,
+    _mysql_admin,
+    before_the_first,
+    copy_tool_processes,
+)
 
 QUERIES = {
     "counts": "SELECT (SELECT COUNT(*) FROM authors), (SELECT COUNT(*) FROM posts)",
@@ -86,18 +93,24 @@ def test_the_server_is_asked_even_when_the_urls_look_like_two_databases(
 
 
 def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
-    mysql_source: Database, mysql_target: Database
+    mysql_source: Database, mysql_target: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The first attempt's rows for posts wait on this lock, so the killer always finds a load
+    # in progress, however fast the machine; the lock goes once it is killed.
+    locker = _mysql_admin(mysql_target.name)
+    before_the_first(
+        monkeypatch, "data", lambda: locker.cursor().execute("LOCK TABLES posts WRITE")
+    )
     killed: list[int] = []
-    stop = threading.Event()
 
-    def kill_the_first_load() -> None:
+    def kill_the_waiting_load() -> None:
+        give_up = time.monotonic() + 120
         with _mysql_admin() as admin, admin.cursor() as cur:
-            while not stop.is_set() and not killed:
+            while not killed and time.monotonic() < give_up:
                 cur.execute(
                     "SELECT id FROM information_schema.PROCESSLIST WHERE db = %s"
-                    " AND info LIKE 'INSERT INTO%%'",
-                    (mysql_target.name,),
+                    " AND id <> %s AND state LIKE 'Waiting for table%%lock'",
+                    (mysql_target.name, locker.thread_id()),
                 )
                 for (thread_id,) in cur.fetchall():
                     try:
@@ -105,15 +118,16 @@ def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
                         killed.append(int(thread_id))
                     except pymysql.Error:
                         pass
-                time.sleep(0.002)
+                time.sleep(0.01)
+        locker.cursor().execute("UNLOCK TABLES")
 
-    killer = threading.Thread(target=kill_the_first_load, daemon=True)
+    killer = threading.Thread(target=kill_the_waiting_load, daemon=True)
     killer.start()
     try:
-        report = copy_database(mysql_source.url, mysql_target.url, timeout=20)
+        report = copy_database(mysql_source.url, mysql_target.url)
     finally:
-        stop.set()
         killer.join()
+        locker.close()
 
     assert killed
     assert report.attempts == 2
@@ -121,18 +135,18 @@ def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
 
 
 def test_a_cancel_stops_the_copy_and_leaves_no_process_behind(
-    mysql_source: Database, mysql_target: Database
+    mysql_source: Database, mysql_target: Database, copy_held_until_stopped: Hold
 ) -> None:
     cancel = threading.Event()
 
-    def cancel_during_the_data(progress: CopyProgress) -> None:
-        if progress.phase in {"data", "indexes"}:
+    def cancel_once_held(progress: CopyProgress) -> None:
+        if copy_held_until_stopped.reached.is_set():
             cancel.set()
 
     with pytest.raises(CopyCancelled):
-        copy_database(
-            mysql_source.url, mysql_target.url, progress=cancel_during_the_data, cancel=cancel
-        )
+        copy_database(mysql_source.url, mysql_target.url, progress=cancel_once_held, cancel=cancel)
+
+    assert cancel.is_set()
 
     assert copy_tool_processes(mysql_target.name) == []
     assert copy_tool_processes(mysql_source.name) == []

@@ -18,7 +18,13 @@ from staging.dbcopy import (
     preflight,
 )
 from staging.dbcopy import engine as engine_module
-from tests.fixtures_dbcopy import Database, Sampler, copy_tool_processes
+from tests.fixtures_dbcopy import (
+    Database,
+    Hold,
+    Sampler,
+    before_the_first,
+    copy_tool_processes,
+)
 
 SNAPSHOT_QUERIES = {
     "counts": "SELECT (SELECT count(*) FROM authors), (SELECT count(*) FROM posts),"
@@ -117,36 +123,40 @@ def test_the_servers_are_asked_even_when_the_urls_look_like_two_databases(
 
 
 def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
-    pg_source: Database, pg_target: Database
+    pg_source: Database, pg_target: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The first attempt's COPY into posts waits on this lock, so the killer always finds a copy
+    # in progress, however fast the machine; the lock goes once it is killed.
+    locker = psycopg.connect(f"host=127.0.0.1 user=postgres dbname={pg_target.name}")
+    before_the_first(
+        monkeypatch, "data", lambda: locker.execute("LOCK TABLE posts IN ACCESS EXCLUSIVE MODE")
+    )
     killed: list[int] = []
-    stop = threading.Event()
 
-    def kill_the_first_copy() -> None:
+    def kill_the_waiting_copy() -> None:
+        give_up = time.monotonic() + 120
         with psycopg.connect(
             "host=127.0.0.1 user=postgres dbname=postgres", autocommit=True
         ) as admin:
-            while not stop.is_set() and not killed:
+            while not killed and time.monotonic() < give_up:
                 rows = admin.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s"
-                    " AND query LIKE 'COPY%%FROM STDIN%%' AND state = 'active'",
+                    " AND query LIKE 'COPY%%FROM STDIN%%' AND wait_event_type = 'Lock'",
                     (pg_target.name,),
                 ).fetchall()
                 for (pid,) in rows:
                     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
                     killed.append(pid)
-                time.sleep(0.002)
+                time.sleep(0.01)
+        locker.rollback()
 
-    def slow_progress(progress: CopyProgress) -> None:
-        time.sleep(0.05)
-
-    killer = threading.Thread(target=kill_the_first_copy, daemon=True)
+    killer = threading.Thread(target=kill_the_waiting_copy, daemon=True)
     killer.start()
     try:
-        report = copy_database(pg_source.url, pg_target.url, progress=slow_progress)
+        report = copy_database(pg_source.url, pg_target.url)
     finally:
-        stop.set()
         killer.join()
+        locker.close()
 
     assert killed
     assert report.attempts == 2
@@ -154,11 +164,12 @@ def test_a_connection_killed_mid_copy_is_retried_and_the_copy_completes(
 
 
 def test_a_timeout_stops_the_copy_and_leaves_no_process_behind(
-    pg_source: Database, pg_target: Database
+    pg_source: Database, pg_target: Database, copy_held_until_stopped: Hold
 ) -> None:
     with pytest.raises(CopyTimeout) as error:
         copy_database(pg_source.url, pg_target.url, timeout=0.3)
 
+    # Wherever the deadline falls (held or earlier), the copy cannot have finished first.
     assert error.value.code == "copy_timeout"
     assert copy_tool_processes(pg_target.name) == []
     assert copy_tool_processes(pg_source.name) == []
@@ -166,18 +177,19 @@ def test_a_timeout_stops_the_copy_and_leaves_no_process_behind(
 
 
 def test_a_cancel_stops_the_copy_and_leaves_no_process_behind(
-    pg_source: Database, pg_target: Database
+    pg_source: Database, pg_target: Database, copy_held_until_stopped: Hold
 ) -> None:
     cancel = threading.Event()
 
-    def cancel_during_the_data(progress: CopyProgress) -> None:
-        if progress.phase in {"data", "indexes"}:
+    def cancel_once_held(progress: CopyProgress) -> None:
+        if copy_held_until_stopped.reached.is_set():
             cancel.set()
 
     with pytest.raises(CopyCancelled) as error:
-        copy_database(pg_source.url, pg_target.url, progress=cancel_during_the_data, cancel=cancel)
+        copy_database(pg_source.url, pg_target.url, progress=cancel_once_held, cancel=cancel)
 
     assert error.value.code == "copy_cancelled"
+    assert cancel.is_set()
     assert copy_tool_processes(pg_target.name) == []
     assert sessions_left(pg_source, pg_target) == []
 

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.urls import resolve
 
-from tests.docs.test_docs_commands import check_manage_py
+from tests.fixtures_docs import check_manage_py
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -114,8 +114,10 @@ def test_the_compose_services_run_real_management_commands_with_real_settings(
     for name in ("worker", "reaper"):
         command = compose_config["services"][name]["command"]
         text = command[-1] if command[0] == "sh" else shlex.join(command)
-        for match in re.finditer(r"manage\.py ([^;&]+)", text):
-            check_manage_py(shlex.split(match[1]))
+        commands = [shlex.split(match[1]) for match in re.finditer(r"manage\.py ([^;&]+)", text)]
+        assert commands, f"the {name} service runs no management command"
+        for arguments in commands:
+            check_manage_py(arguments)
     environment = compose_config["services"]["web"]["environment"]
     read_by_settings = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', SETTINGS))
     for variable in environment:
@@ -145,8 +147,16 @@ def test_the_image_has_the_copy_tools_for_railways_postgresql():
 
 
 def test_every_command_the_dockerfile_runs_with_manage_py_parses():
-    for match in re.finditer(r"manage\.py ([a-z_]+(?: --[a-z-]+)*)", DOCKERFILE):
-        check_manage_py(shlex.split(match[1]))
+    commands = [
+        shlex.split(match[1])
+        for match in re.finditer(r"python manage\.py ([^\"&;\\`\n]+)", DOCKERFILE)
+    ]
+
+    # The build collects the static files and the start migrates: a pattern that stopped
+    # matching would otherwise check nothing.
+    assert {"collectstatic", "migrate"} <= {command[0] for command in commands}
+    for command in commands:
+        check_manage_py(command)
 
 
 def test_the_dockerignore_keeps_secrets_and_local_state_out_of_the_image():

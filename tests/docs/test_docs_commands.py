@@ -6,7 +6,7 @@ into commands, and each command must be one this file knows how to check:
 - ``python manage.py NAME ARGS``: NAME exists and ARGS parse with its real parser, so a renamed
   flag or command fails here;
 - ``curl`` to the portal: the path resolves to a real route that takes the method; to Kestra:
-  the path and method are in Kestra's OpenAPI spec (../shared/kestra);
+  the path and method are in Kestra's OpenAPI spec (kestra/reference/);
 - ``make TARGET``: the Makefile has the target; ``docker compose SUBCOMMAND``: a compose
   subcommand, with ``config`` run for real in test_docker.py;
 - ``pg_dump``/``pg_restore``/``mariadb-dump``: every long option is in the tool's ``--help``;
@@ -27,13 +27,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from django.core.management import CommandError, get_commands, load_command_class
 from django.urls import Resolver404, resolve
+
+from tests.fixtures_docs import check_manage_py
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "kestra/README.md"]
 SHELL_LANGUAGES = {"sh", "bash", "shell"}
-KESTRA_SPEC = ROOT.parent / "shared/kestra/kestra-openapi-ee-2.0.0-SNAPSHOT.yml"
+KESTRA_SPEC = ROOT / "kestra/reference/kestra-openapi-ee-2.0.0-SNAPSHOT.yml"
 PLAIN_UTILITIES = {"echo", "printf", "touch", "openssl", "base64", "for", "done", "cat"}
 COMPOSE_SUBCOMMANDS = {"config", "up", "down", "ps", "logs", "exec", "run", "build", "pull"}
 RAILWAY_SUBCOMMANDS = {"link", "add", "up", "variables", "run", "logs", "status"}
@@ -121,17 +122,6 @@ def manage_py_arguments(words: list[str]) -> list[str] | None:
         if word.endswith("manage.py"):
             return words[index + 1 :]
     return None
-
-
-def check_manage_py(arguments: list[str]) -> None:
-    name, rest = arguments[0], arguments[1:]
-    app = get_commands().get(name)
-    assert app is not None, f"manage.py {name}: no such command"
-    parser = load_command_class(app, name).create_parser("manage.py", name)
-    try:
-        parser.parse_args(rest)
-    except (SystemExit, CommandError) as error:
-        pytest.fail(f"manage.py {name} {' '.join(rest)}: does not parse ({error})")
 
 
 @cache

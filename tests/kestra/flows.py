@@ -13,8 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW_DIR = ROOT / "kestra"
-# shared/ sits beside the repository on the development machines and in CI.
-CATALOG_PATH = ROOT.parent / "shared" / "kestra" / "flow-catalog.json"
+CATALOG_PATH = FLOW_DIR / "reference" / "flow-catalog.json"
 FLOW_FILES = sorted(FLOW_DIR.glob("*.yaml"))
 EXPECTED_FLOWS = {
     "clone_staging",

@@ -1,5 +1,5 @@
 """Offline checks of the Kestra flows (Kestra cannot run here): each flow parses, uses only task
-types and properties of ../shared/kestra/flow-catalog.json, keeps to the subset that parses on
+types and properties of kestra/reference/flow-catalog.json, keeps to the subset that parses on
 both Kestra 1.3 and 2.0, and refers only to inputs, outputs, secrets and KV entries that exist or
 are documented in kestra/README.md."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 import pytest
 
 from railway_sandbox import Sandbox
 from staging import lifecycle, runs
 from staging.models import EnvironmentStatus, Run, RunStatus, Trigger
-from tests.fixtures_pipeline import sandbox_services, site_for
+from tests.fixtures_pipeline import LARGE_PRODUCTION_SQL, sandbox_services, site_for, wait_for
 from tests.pipeline.helpers import (
     railway_environment_names,
     row_counts,
@@ -18,21 +18,6 @@ from tests.pipeline.helpers import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# About 60 MB: enough for the copy to take a few seconds, so a worker can die during it.
-LARGE_PRODUCTION_SQL = """
-CREATE TABLE events (id bigserial PRIMARY KEY, payload text NOT NULL);
-INSERT INTO events (payload) SELECT repeat(md5(g::text), 12) FROM generate_series(1, 150000) g;
-"""
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_worker_process_runs_a_queued_clone_to_the_end(
@@ -64,9 +49,10 @@ def test_a_run_whose_worker_was_killed_mid_copy_is_reaped_and_rolled_back(
 
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
-    settings.STAGING_STALE_AFTER_SECONDS = 2
-    time.sleep(3)
-    reaped = lifecycle.reap_stale_runs(lambda: sandbox_services(sandbox))
+    # The reaper looks from a moment when the dead worker's last heartbeat is too old.
+    assert run.heartbeat_at is not None
+    later = run.heartbeat_at + timedelta(seconds=settings.STAGING_STALE_AFTER_SECONDS + 1)
+    reaped = lifecycle.reap_stale_runs(lambda: sandbox_services(sandbox), now=later)
 
     assert [r.pk for r in reaped] == [run.pk]
     run.refresh_from_db()

@@ -12,7 +12,6 @@ from staging.railway import (
     database_url,
     detect_database_engine,
 )
-from staging.railway.client import PAGE_SIZE
 
 
 def _new_environment(client, site, name):
@@ -34,17 +33,27 @@ def test_it_reads_a_project_with_its_environments_and_services(railway_client, w
     assert engines == {"WordPress": None, "MariaDB": "mariadb"}
 
 
-def test_it_follows_pagination_of_environments(railway_client, postgres_site, monkeypatch):
-    monkeypatch.setattr("staging.railway.client.PAGE_SIZE", 1)
-    env = _new_environment(railway_client, postgres_site, "paged-1")
+def test_it_follows_pagination_of_environments(railway_client, sandbox, postgres_site, monkeypatch):
+    created = [_new_environment(railway_client, postgres_site, f"paged-{n}") for n in (1, 2)]
     try:
+        world = sandbox.world.projects[postgres_site.project_id]
+        expected = sorted(environment.name for environment in world.environments.values())
+        monkeypatch.setattr("staging.railway.client.PAGE_SIZE", 1)
+        sandbox.reset_calls()
+
         project = railway_client.get_project(postgres_site.project_id)
-        assert {"production", "paged-1"} <= {e.name for e in project.environments}
+        project_pages = sandbox.calls["project"]
+        found = railway_client.find_environment(postgres_site.project_id, "paged-2")
+
+        assert sorted(environment.name for environment in project.environments) == expected
         assert len(project.services) == 2
-        assert railway_client.find_environment(postgres_site.project_id, "paged-1") == env
+        # One environment per page: every page was asked for once.
+        assert project_pages == len(expected) >= 3
+        assert found == created[-1]
+        assert sandbox.calls["environments"] >= 2
     finally:
-        railway_client.delete_environment(env.id)
-    assert PAGE_SIZE == 50
+        for environment in created:
+            railway_client.delete_environment(environment.id)
 
 
 def test_it_finds_an_environment_by_name_or_returns_none(railway_client, wordpress_site):

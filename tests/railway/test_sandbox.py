@@ -23,7 +23,6 @@ def _sandbox(state, **options):
         mysql_url=settings.RAILWAY_SANDBOX_MYSQL_URL,
         token=SANDBOX_TOKEN,
         deploy_seconds=0.2,
-        database_prefix="sbxr",
         **options,
     )
 
@@ -34,6 +33,31 @@ def fresh_sandbox(tmp_path):
     yield sandbox
     sandbox.stop()
     _sandbox(tmp_path / "state.json").drop_all_databases()
+
+
+def test_each_state_file_names_its_own_databases(tmp_path):
+    here, there = tmp_path / "a" / "state.json", tmp_path / "b" / "state.json"
+
+    assert _sandbox(here).database_prefix == _sandbox(here).database_prefix
+    assert _sandbox(here).database_prefix != _sandbox(there).database_prefix
+    assert _sandbox(here).database_prefix.startswith("sbx")
+
+
+def test_two_sandboxes_never_drop_each_others_databases(tmp_path):
+    first = _sandbox(tmp_path / "first.json")
+    second = _sandbox(tmp_path / "second.json")
+    try:
+        kept = first.add_project("Same Name", engine="postgres")
+        second.add_project("Same Name", engine="postgres")
+        second.drop_all_databases()
+
+        assert first.database_prefix != second.database_prefix
+        assert "Same Name" in {p.name for p in first.world.projects.values()}
+        with psycopg.connect(kept.database_url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        first.drop_all_databases()
+        second.drop_all_databases()
 
 
 def test_a_restarted_sandbox_remembers_everything(tmp_path, fresh_sandbox):
@@ -116,7 +140,7 @@ def test_the_demo_seed_has_realistic_production_data_and_is_idempotent(fresh_san
         cursor.execute("SELECT option_value FROM wp_options WHERE option_name = 'widget_text'")
         (widget,) = cursor.fetchone()
     assert f"https://{bakery.app_domain}/contact/" in widget and widget.startswith("a:2:{")
-    assert backing.database == "sbxr_bakery_production"
+    assert backing.database == f"{fresh_sandbox.database_prefix}_bakery_production"
     ledger_backing = (
         fresh_sandbox.world.projects[ledger.project_id]
         .environments[ledger.production_environment_id]

@@ -22,19 +22,23 @@ from railway_sandbox import Fault, Sandbox, SandboxProject
 from staging import lifecycle, runs
 from staging.models import (
     AuditEvent,
-    EnvironmentStatus,
     Run,
     RunStatus,
-    StepStatus,
     Trigger,
 )
 from staging.railway import RailwayClient
 from staging.services import Services
-from tests.fixtures_dbcopy import copy_tool_processes
-from tests.fixtures_pipeline import Worker, fast_sleep, site_for, worker_environment
+from tests.fixtures_pipeline import (
+    LARGE_PRODUCTION_SQL,
+    Worker,
+    fast_sleep,
+    site_for,
+    wait_for,
+    worker_environment,
+)
 from tests.fixtures_railway import SANDBOX_TOKEN
+from tests.fixtures_reliability import assert_nothing_lost
 from tests.pipeline.helpers import clone, railway_environment_names, sandbox_databases
-from tests.pipeline.test_worker import LARGE_PRODUCTION_SQL, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -42,52 +46,6 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 # -- what every case checks ------------------------------------------------------------------
-
-
-def assert_nothing_lost(
-    started: list[Run], services: Services, sandbox: Sandbox, databases_before: set[str]
-) -> dict[str, int]:
-    """Every run ended well or rolled back cleanly, audited; then the ready ones are torn down
-    and the sandbox must be exactly as it was. Returns the count of runs per status."""
-    ended: dict[str, int] = {}
-    ready_names: dict[str, list[str]] = {}
-    for run in started:
-        run.refresh_from_db()
-        environment = run.environment
-        environment.refresh_from_db()
-        ended[run.status] = ended.get(run.status, 0) + 1
-        assert run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED), (
-            run.status,
-            run.error_code,
-            run.error_message,
-        )
-        project_id = environment.site.railway_project_id
-        ready_names.setdefault(project_id, [])
-        if run.status == RunStatus.SUCCEEDED:
-            assert environment.status == EnvironmentStatus.READY
-            ready_names[project_id].append(environment.name)
-        else:
-            assert environment.status == EnvironmentStatus.DELETED
-            assert not run.steps.filter(status=StepStatus.ROLLBACK_FAILED).exists()
-        actions = set(
-            AuditEvent.objects.filter(
-                target_id=str(environment.pk), details__run_id=run.pk
-            ).values_list("action", flat=True)
-        )
-        assert {"staging.clone_requested", f"staging.clone_{run.status}"} <= actions, actions
-    for project_id, names in ready_names.items():
-        # Exactly one Railway environment per ready copy: a retried create made no second one.
-        assert railway_environment_names(sandbox, project_id) == sorted(["production", *names])
-    for run in started:
-        if run.status == RunStatus.SUCCEEDED:
-            teardown = runs.start_teardown(run.environment, runs.Actor.system(Trigger.COMMAND))
-            assert lifecycle.run_now(teardown, services)
-            assert teardown.status == RunStatus.SUCCEEDED, teardown.error_message
-    for project_id in ready_names:
-        assert railway_environment_names(sandbox, project_id) == ["production"]
-    assert sandbox_databases(sandbox) == databases_before
-    assert copy_tool_processes(sandbox.database_prefix + "_") == []
-    return ended
 
 
 def fired(faults: list[Fault], armed: dict[int, int]) -> int:
@@ -351,9 +309,11 @@ def test_a_worker_killed_mid_copy_leaves_a_run_that_is_reaped_and_rolled_back(
 
     rq_worker.kill()
 
-    settings.STAGING_STALE_AFTER_SECONDS = 2
-    time.sleep(3)
-    reaped = lifecycle.reap_stale_runs(lambda: services)
+    # The reaper looks from a moment when the dead worker's last heartbeat is too old.
+    run.refresh_from_db()
+    assert run.heartbeat_at is not None
+    later = run.heartbeat_at + timedelta(seconds=settings.STAGING_STALE_AFTER_SECONDS + 1)
+    reaped = lifecycle.reap_stale_runs(lambda: services, now=later)
 
     assert [r.pk for r in reaped] == [run.pk]
     run.refresh_from_db()

@@ -25,11 +25,11 @@ from tests.fixtures_pipeline import (
     Worker,
     sandbox_services,
     site_for,
+    wait_for,
     worker_environment,
 )
+from tests.fixtures_reliability import assert_nothing_lost
 from tests.pipeline.helpers import sandbox_databases
-from tests.pipeline.test_worker import wait_for
-from tests.reliability.test_faults import assert_nothing_lost
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 

@@ -11,13 +11,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from railway_sandbox import Sandbox
+from staging.digits import ascii_float, ascii_int
 
 
 class Command(BaseCommand):
     help = "Serve a local stand-in for Railway's API (and the sites on its domains) until stopped."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=settings.RAILWAY_SANDBOX_PORT)
+        parser.add_argument("--port", type=ascii_int, default=settings.RAILWAY_SANDBOX_PORT)
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument(
             "--state",
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", choices=["demo"], help="add the demo client sites")
         parser.add_argument(
             "--deploy-seconds",
-            type=float,
+            type=ascii_float,
             default=5.0,
             help="how long a deployment takes to reach SUCCESS",
         )

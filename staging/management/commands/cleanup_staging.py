@@ -13,7 +13,8 @@ from staging.errors import UnderstudyError
 from staging.management.base import EXIT_FAILURE, StagingCommand, UsageError
 from staging.models import EnvironmentStatus, RunStatus, StagingEnvironment
 
-_DURATION = re.compile(r"^(\d+)([dh])$")
+# [0-9], not \d: \d also matches other scripts' digits ("٣").
+_DURATION = re.compile(r"^([0-9]{1,5})([dh])$")
 
 
 def parse_age(text: str) -> timedelta:

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from staging import runs
+from staging.digits import ascii_float, ascii_int
 from staging.errors import UnderstudyError
 from staging.management.base import EXIT_FAILURE, StagingCommand, run_document
 from staging.models import ClientSite, RunStatus
@@ -17,9 +18,9 @@ class Command(StagingCommand):
         super().add_arguments(parser)
         parser.add_argument("site", help="The client site's slug.")
         parser.add_argument("--name", help="Staging name (generated when not given).")
-        parser.add_argument("--ttl-days", type=int, help="Days before it is torn down.")
+        parser.add_argument("--ttl-days", type=ascii_int, help="Days before it is torn down.")
         parser.add_argument("--wait", action="store_true", help="Wait until the clone ends.")
-        parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait.")
+        parser.add_argument("--timeout", type=ascii_float, default=3600, help="Seconds to wait.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         site = ClientSite.objects.filter(slug=options["site"]).first()

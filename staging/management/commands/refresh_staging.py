@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from staging import runs
+from staging.digits import ascii_float
 from staging.errors import UnderstudyError
 from staging.management.base import EXIT_FAILURE, StagingCommand, run_document
 from staging.models import RunStatus
@@ -18,7 +19,7 @@ class Command(StagingCommand):
         super().add_arguments(parser)
         parser.add_argument("environment", help="Environment id or SITE/NAME.")
         parser.add_argument("--wait", action="store_true", help="Wait until the run ends.")
-        parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait.")
+        parser.add_argument("--timeout", type=ascii_float, default=3600, help="Seconds to wait.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         environment = self.find_environment(options["environment"])
