@@ -16,7 +16,7 @@ from staging import roles, runs
 from staging.addresses import client_ip
 from staging.errors import UnderstudyError
 from staging.models import AuditEvent, ClientSite, Run, RunStep, StagingEnvironment, Trigger
-from staging.portal.forms import AsciiIntegerField
+from staging.pages.forms import AsciiIntegerField
 from staging.wordpress import DEFAULT_RESET_OPTIONS
 from staging.wordpress.masking import MASKING_KINDS
 
