@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from staging.management.commands import serve_demo
+from railway_sandbox.management.commands import serve_demo
 
 pytestmark = pytest.mark.django_db
 

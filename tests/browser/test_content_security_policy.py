@@ -10,9 +10,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from staging.models import EnvironmentStatus
-from tests.browser.conftest import log_in
 from tests.factories import make_environment, make_run, make_site
-from tests.fixtures_browser import DESKTOP
+from tests.fixtures_browser import DESKTOP, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("empty_queue")]
 
