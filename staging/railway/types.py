@@ -64,6 +64,24 @@ class ServiceInstance:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """One deployment of a service in an environment, as last read."""
+
+    id: str | None
+    status: str | None
+    service_id: str
+    service_name: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == DEPLOYMENT_SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.status in DEPLOYMENT_FAILED_STATUSES
+
+
+@dataclass(frozen=True)
 class Environment:
     id: str
     name: str

@@ -85,7 +85,7 @@ def test_a_site_that_never_answers_rolls_the_clone_back(
     ledger_site, ledger_project, services, sandbox, job_queue, databases_before, settings
 ):
     settings.STAGING_HEALTH_CHECK_TIMEOUT_SECONDS = 2
-    sandbox.faults.set("serviceInstanceRedeploy", "deployment_failed")
+    sandbox.faults.set("App", "site_status", times=None, status=503)
 
     run = clone(ledger_site, services)
 

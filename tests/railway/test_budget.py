@@ -41,21 +41,24 @@ def test_a_clone_makes_at_most_40_railway_calls(
     )
 
     assert client.find_environment(project, name) is None  # preflight
-    env = client.create_environment(project, name, production)
+    source = database_url(engine, client.get_variables(project, production, db))
+    assert client.list_tcp_proxies(production, db)
+    env = client.create_environment(project, name, production, skip_initial_deploys=True)
     try:
-        client.wait_for_deployment(env.id, db)
+        # configure_staging: compare both services' variables, set staging's, check them.
+        client.get_variables(project, production, app)
+        for service in (app, db):
+            client.get_raw_variables(project, production, service)
+            client.get_raw_variables(project, env.id, service)
+        client.upsert_variables(project, env.id, app, {"STRIPE_SECRET_KEY": ""}, skip_deploys=True)
+        client.get_raw_variables(project, env.id, app)
+        client.wait_for_deployment(env.id, db, deployment_id=client.deploy(env.id, db))
         if not client.list_tcp_proxies(env.id, db):
             client.create_tcp_proxy(env.id, db, port)
-        source = database_url(engine, client.get_variables(project, production, db))
         target = database_url(engine, client.get_variables(project, env.id, db))
         assert source and target and source != target
-        domain = client.create_service_domain(env.id, app)
-        before = client.get_service_instance(env.id, app)
-        client.upsert_variables(
-            project, env.id, app, {"STAGING_URL": f"https://{domain.domain}"}, skip_deploys=True
-        )
-        client.redeploy(env.id, app)
-        client.wait_for_deployment(env.id, app, previous_deployment_id=before.deployment_id)
+        client.create_service_domain(env.id, app)
+        client.wait_for_deployment(env.id, app, deployment_id=client.deploy(env.id, app))
     finally:
         calls = client.calls
         client.delete_environment(env.id)
