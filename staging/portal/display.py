@@ -121,6 +121,24 @@ class RunView:
     steps: list[StepLine]
 
     @property
+    def neutralised(self) -> list[str]:
+        """Names of the live credentials this copy had switched off (never their values)."""
+        return [str(name) for name in self.run.metrics.get("neutralised", [])]
+
+    @property
+    def not_copied(self) -> str:
+        if self.environment.site.is_wordpress:
+            return (
+                "Not copied: uploaded files, and plugins or themes installed from the WordPress "
+                "admin. Images and files are shown from the live site instead."
+            )
+        return "Not copied: files stored on the live site's disks (Railway volumes)."
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.environment.status == EnvironmentStatus.NEEDS_ATTENTION
+
+    @property
     def environment(self) -> StagingEnvironment:
         return self.run.environment
 
