@@ -123,7 +123,7 @@ def test_a_copied_live_payment_key_is_neutralised_before_the_app_ever_starts(
     # The app's only deployment is the one after the copy: it never ran with the live key.
     (deployment,) = app.deployments
     copied = run.steps.get(name="copy_database").finished_at
-    assert deployment.created_at >= copied.timestamp()
+    assert copied is not None and deployment.created_at >= copied.timestamp()
 
 
 def test_a_variable_missing_from_staging_fails_the_run_before_the_copy(
@@ -162,7 +162,8 @@ def test_a_production_database_url_that_is_not_railways_tcp_proxy_is_refused(
 def list_staging() -> list[dict[str, Any]]:
     out = StringIO()
     call_command("list_staging", "--json", stdout=out)
-    return json.loads(out.getvalue())["environments"]
+    environments: list[dict[str, Any]] = json.loads(out.getvalue())["environments"]
+    return environments
 
 
 def test_a_rollback_whose_delete_railway_refuses_needs_attention_until_cleanup_deletes_it(
