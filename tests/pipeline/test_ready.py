@@ -227,3 +227,20 @@ def test_a_teardown_railway_refuses_leaves_the_copy_needing_attention_not_delete
     assert environment.status == EnvironmentStatus.NEEDS_ATTENTION
     assert environment.deleted_at is None
     assert environment.name in railway_environment_names(sandbox, ledger_project.project_id)
+
+
+def test_a_wordpress_copy_is_ready_only_when_its_home_page_is_served_for_staging(
+    wordpress_site, services, sandbox, job_queue
+):
+    from tests.fixtures_pipeline import site_for
+
+    site = site_for(wordpress_site, slug="tea-room-ready", production_url="https://tearoom.example")
+
+    run = clone(site, services)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    run.environment.refresh_from_db()
+    page = services.fetch(run.environment.url, 5).text
+    assert "tearoom.example" not in page
+    assert f"{run.environment.url} answered 200." in run.steps.get(name="health_check").log
+    assert "uploads, and plugins or themes" in run.steps.get(name="configure_staging").log
