@@ -244,3 +244,22 @@ def test_a_wordpress_copy_is_ready_only_when_its_home_page_is_served_for_staging
     assert "tearoom.example" not in page
     assert f"{run.environment.url} answered 200." in run.steps.get(name="health_check").log
     assert "uploads, and plugins or themes" in run.steps.get(name="configure_staging").log
+
+
+def test_a_sites_additions_are_blanked_and_its_allow_list_kept(
+    ledger_site, ledger_project, services, sandbox, job_queue
+):
+    ledger_site.isolation_extra_names = ["SECRET_*"]
+    ledger_site.isolation_allowed = ["STRIPE_SECRET_KEY"]
+    ledger_site.full_clean()
+    ledger_site.save()
+    production = production_instance(sandbox, ledger_project, ledger_project.app_service_id)
+
+    run = clone(ledger_site, services)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    app = staging_instance(sandbox, run.environment, ledger_project.app_service_id)
+    assert app.variables["SECRET_KEY"] == ""
+    assert app.variables["STRIPE_SECRET_KEY"] == production.variables["STRIPE_SECRET_KEY"]
+    assert "SECRET_KEY" in run.metrics["neutralised"]
+    assert "STRIPE_SECRET_KEY" not in run.metrics["neutralised"]
