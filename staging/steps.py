@@ -24,7 +24,7 @@ from staging.errors import NameTaken, UnderstudyError
 from staging.isolation import neutralise
 from staging.models import ClientSite, Run, RunStep, StagingEnvironment
 from staging.names import validate_name
-from staging.railway import TcpProxy, database_url
+from staging.railway import RailwayNotFound, TcpProxy, database_url
 from staging.secrets import mask_text, mask_url
 from staging.services import Services
 from staging.wordpress import MaskingRule
@@ -153,6 +153,10 @@ class Preflight(Step):
                 f"The production environment of {site} is no longer in its Railway project."
             )
         services = {service.id: service for service in project.services}
+        context.values["services"] = [
+            (service.id, service.name, service.database_engine is not None)
+            for service in project.services
+        ]
         database = services.get(site.database_service_id)
         if site.app_service_id not in services or database is None:
             raise SiteMisconfigured(f"The services of {site} are no longer in its Railway project.")
@@ -211,28 +215,44 @@ class ConfigureStaging(Step):
         site, environment = context.site, context.environment
         railway = context.services.railway
         project_id, staging_id = site.railway_project_id, environment.railway_environment_id
+        production_id = site.production_environment_id
         overrides = {str(k): str(v) for k, v in site.staging_variables.items()}
-        # Judged on production's values as the app sees them (a key behind a reference too).
-        isolation = neutralise(
-            railway.get_variables(project_id, site.production_environment_id, site.app_service_id),
-            extra_names=list(site.isolation_extra_names),
-            allowed=list(site.isolation_allowed),
-        )
-        neutralised = [name for name in isolation.names if name not in overrides]
-        comparisons = [
-            replication.compare(
-                label,
-                railway.get_raw_variables(project_id, site.production_environment_id, service_id),
-                railway.get_raw_variables(project_id, staging_id, service_id),
-                database_service=service_id == site.database_service_id,
-                overrides=overrides,
-                neutralised=neutralised,
+        comparisons: list[replication.Comparison] = []
+        wanted: dict[str, dict[str, str]] = {}  # service id -> variables to set
+        neutralised: set[str] = set()
+        for service_id, label, is_database in _project_services(context):
+            try:
+                production = railway.get_raw_variables(project_id, production_id, service_id)
+            except RailwayNotFound:
+                continue  # a service of another environment: nothing to copy
+            try:
+                staging = railway.get_raw_variables(project_id, staging_id, service_id)
+            except RailwayNotFound:
+                staging = {}  # Railway did not duplicate the service at all
+            own_overrides = overrides if service_id == site.app_service_id else {}
+            names: list[str] = []
+            if not is_database:
+                # Judged on the values as the service sees them (a key behind a reference too).
+                isolation = neutralise(
+                    railway.get_variables(project_id, production_id, service_id),
+                    extra_names=list(site.isolation_extra_names),
+                    allowed=list(site.isolation_allowed),
+                )
+                names = [name for name in isolation.names if name not in own_overrides]
+                changes = {name: isolation.replacements[name] for name in names} | own_overrides
+                if changes:
+                    wanted[service_id] = changes
+                neutralised.update(names)
+            comparisons.append(
+                replication.compare(
+                    label,
+                    production,
+                    staging,
+                    database_service=is_database,
+                    overrides=own_overrides,
+                    neutralised=names,
+                )
             )
-            for label, service_id in (
-                (site.app_service_name or "app", site.app_service_id),
-                (site.database_service_name or "database", site.database_service_id),
-            )
-        ]
         for comparison in comparisons:
             context.log(f"Variables: {comparison.describe()}.")
         broken = [c for c in comparisons if not c.replicated]
@@ -245,22 +265,23 @@ class ConfigureStaging(Step):
                     c.service: {"missing": c.missing, "different": c.different} for c in broken
                 },
             )
-        wanted = {name: isolation.replacements[name] for name in neutralised} | overrides
-        if wanted:
-            railway.upsert_variables(
-                project_id, staging_id, site.app_service_id, wanted, skip_deploys=True
+        for service_id, changes in wanted.items():
+            railway.upsert_variables(project_id, staging_id, service_id, changes, skip_deploys=True)
+            applied = railway.get_raw_variables(project_id, staging_id, service_id)
+            unapplied = sorted(
+                name for name, value in changes.items() if applied.get(name) != value
             )
-            applied = railway.get_raw_variables(project_id, staging_id, site.app_service_id)
-            unapplied = sorted(name for name, value in wanted.items() if applied.get(name) != value)
             if unapplied:
                 raise VariablesNotReplicated(
                     f"Railway did not keep the staging variables {', '.join(unapplied)}.",
                     details={"unapplied": unapplied},
                 )
-        context.run.metrics["neutralised"] = neutralised
+        context.run.metrics["neutralised"] = sorted(neutralised)
         Run.objects.filter(pk=context.run.pk).update(metrics=context.run.metrics)
         context.log(
-            "Neutralised live credentials: " + (", ".join(neutralised) or "none found") + "."
+            "Neutralised live credentials: "
+            + (", ".join(sorted(neutralised)) or "none found")
+            + "."
         )
         if overrides:
             context.log(f"Site overrides set: {', '.join(sorted(overrides))}.")
@@ -499,6 +520,18 @@ def _masking_salt(site: ClientSite) -> str:
     reversed with a dictionary of likely emails."""
     key = settings.SECRET_KEY.encode()
     return hmac.new(key, f"masking:{site.pk}".encode(), hashlib.sha256).hexdigest()
+
+
+def _project_services(context: StepContext) -> list[tuple[str, str, bool]]:
+    """(id, name, is a database) of every service of the project, as preflight read them."""
+    site = context.site
+    known = context.values.get("services")
+    if known:
+        return list(known)
+    return [
+        (site.app_service_id, site.app_service_name or "app", False),
+        (site.database_service_id, site.database_service_name or "database", True),
+    ]
 
 
 def _deploy(context: StepContext, service_id: str) -> None:

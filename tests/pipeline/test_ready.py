@@ -263,3 +263,35 @@ def test_a_sites_additions_are_blanked_and_its_allow_list_kept(
     assert app.variables["STRIPE_SECRET_KEY"] == production.variables["STRIPE_SECRET_KEY"]
     assert "SECRET_KEY" in run.metrics["neutralised"]
     assert "STRIPE_SECRET_KEY" not in run.metrics["neutralised"]
+
+
+def test_every_service_is_checked_and_neutralised_and_only_the_app_and_database_start(
+    ledger_site, ledger_project, services, sandbox, job_queue
+):
+    from staging.railway.sandbox.state import Instance, Service, new_id
+
+    with sandbox.lock:
+        project = sandbox.world.projects[ledger_project.project_id]
+        worker = Service(id=new_id(), name="Worker", image="ghcr.io/acme/worker:latest")
+        project.services[worker.id] = worker
+        project.environments[ledger_project.production_environment_id].instances[worker.id] = (
+            Instance(
+                service_id=worker.id,
+                environment_id=ledger_project.production_environment_id,
+                image=worker.image,
+                variables={"QUEUE": "default", "STRIPE_API_KEY": "sk_live_" + "w" * 24},
+            )
+        )
+        sandbox.save()
+
+    run = clone(ledger_site, services)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    staging_worker = staging_instance(sandbox, run.environment, worker.id)
+    assert staging_worker.variables["QUEUE"] == "default"
+    assert not staging_worker.variables["STRIPE_API_KEY"].startswith("sk_live_")
+    assert staging_worker.deployments == []
+    assert {"STRIPE_API_KEY", "STRIPE_SECRET_KEY"} <= set(run.metrics["neutralised"])
+    assert "Variables: Worker: as production except neutralised: STRIPE_API_KEY" in (
+        run.steps.get(name="configure_staging").log
+    )
