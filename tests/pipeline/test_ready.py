@@ -295,3 +295,51 @@ def test_every_service_is_checked_and_neutralised_and_only_the_app_and_database_
     assert "Variables: Worker: as production except neutralised: STRIPE_API_KEY" in (
         run.steps.get(name="configure_staging").log
     )
+
+
+def refresh(environment, services):
+    from staging import pipeline, runs
+    from staging.models import Trigger
+
+    run = runs.start_refresh(environment, runs.Actor.system(Trigger.COMMAND))
+    assert pipeline.admit(run)
+    return pipeline.execute(run, services)
+
+
+def test_a_refresh_copies_again_then_restarts_the_app_on_the_new_data_and_checks_it(
+    ledger_site, ledger_project, services, sandbox, job_queue
+):
+    import psycopg
+
+    from staging.steps import REFRESH_STEPS
+    from tests.pipeline.helpers import row_counts, staging_database_url
+
+    ready = clone(ledger_site, services)
+    with psycopg.connect(ledger_project.database_url) as conn:
+        conn.execute("INSERT INTO customers (email, name) VALUES ('new@example.com', 'New')")
+
+    run = refresh(ready.environment, services)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    assert [s.name for s in run.steps.order_by("position")] == [s.name for s in REFRESH_STEPS]
+    staging_url = staging_database_url(services, run.environment)
+    assert row_counts(staging_url)["customers"] == 501
+    app = staging_instance(sandbox, run.environment, ledger_project.app_service_id)
+    copied = run.steps.get(name="copy_database").finished_at
+    assert copied is not None and app.deployments[-1].created_at >= copied.timestamp()
+    assert len(app.deployments) == 2
+
+
+def test_a_refresh_whose_app_crashes_fails_and_keeps_the_copy(
+    ledger_site, ledger_project, services, sandbox, job_queue
+):
+    ready = clone(ledger_site, services)
+    sandbox.faults.set("App", "deployment_failed", outcome="CRASHED")
+
+    run = refresh(ready.environment, services)
+
+    environment = run.environment
+    environment.refresh_from_db()
+    assert (run.status, run.error_code) == (RunStatus.FAILED, "railway_deployment_failed")
+    assert environment.status == EnvironmentStatus.FAILED
+    assert environment.name in railway_environment_names(sandbox, ledger_project.project_id)
