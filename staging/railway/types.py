@@ -58,10 +58,6 @@ class ServiceInstance:
     def database_engine(self) -> DatabaseEngine | None:
         return detect_database_engine(self.image)
 
-    @property
-    def is_deployed(self) -> bool:
-        return self.deployment_status == DEPLOYMENT_SUCCEEDED
-
 
 @dataclass(frozen=True)
 class Deployment:
