@@ -29,11 +29,13 @@ SITES, ENVIRONMENTS_PER_SITE, AUDIT_EVENTS, POLLED_RUNS = 1_000, 10, 100_000, 1_
 STEP_NAMES = (
     "preflight",
     "create_environment",
-    "wait_for_services",
+    "configure_staging",
+    "start_database",
     "expose_database",
     "assign_domain",
     "copy_database",
     "prepare_site",
+    "deploy_app",
     "health_check",
 )
 

@@ -161,17 +161,24 @@ class RailwayApi:
             "source": {"image": instance.image, "repo": None},
             "latestDeployment": None
             if deployment is None
-            else {
-                "id": deployment.id,
-                "status": deployment.status(now),
-                "canRedeploy": True,
-                "serviceId": instance.service_id,
-                "environmentId": instance.environment_id,
-            },
+            else self._deployment_node(instance, deployment, now),
             "domains": {
                 "serviceDomains": [self._domain_node(instance, d) for d in instance.domains],
                 "customDomains": [],
             },
+        }
+
+    def _deployment_node(
+        self, instance: Instance, deployment: Deployment, now: float | None = None
+    ) -> dict[str, Any]:
+        service = self._service(instance)
+        return {
+            "id": deployment.id,
+            "status": deployment.status(self.world.now() if now is None else now),
+            "service": {"id": service.id, "name": service.name},
+            "canRedeploy": True,
+            "serviceId": instance.service_id,
+            "environmentId": instance.environment_id,
         }
 
     def _domain_node(self, instance: Instance, domain: Domain) -> dict[str, Any]:
@@ -221,9 +228,10 @@ class RailwayApi:
     ) -> dict[str, Any]:
         environment = self._environment(environmentId)
         applying = self.world.now() < environment.applied_at
+        status = "APPLYING" if applying else "STAGED" if environment.staged else "COMMITTED"
         return {
             "id": f"patch-{environment.id}",
-            "status": "APPLYING" if applying else "COMMITTED",
+            "status": status,
             "lastAppliedError": None,
             "environmentId": environment.id,
         }
@@ -245,6 +253,29 @@ class RailwayApi:
     ) -> dict[str, str]:
         self._project(projectId)
         return self.render_variables(self._instance(environmentId, serviceId))
+
+    def variables(
+        self,
+        info: Info,
+        projectId: str,
+        environmentId: str,
+        serviceId: str | None = None,
+        unrendered: bool | None = None,
+    ) -> dict[str, str]:
+        self._project(projectId)
+        if serviceId is None:
+            return {}  # shared variables: the sandbox's projects have none
+        instance = self._instance(environmentId, serviceId)
+        if unrendered:
+            return dict(sorted(instance.variables.items()))
+        return self.render_variables(instance)
+
+    def deployment(self, info: Info, id: str) -> dict[str, Any]:
+        for _, _, instance in self.world.instances():
+            for candidate in instance.deployments:
+                if candidate.id == id:
+                    return self._deployment_node(instance, candidate)
+        raise SandboxGraphQLError("Deployment not found")
 
     def tcpProxies(
         self,
@@ -298,34 +329,68 @@ class RailwayApi:
             raise SandboxGraphQLError("Source environment not found")
         environment = Environment(id=new_id(), name=name, project_id=project.id)
         project.environments[environment.id] = environment
+        missing = self.sandbox.faults.take("environmentCreate", ("variable_missing",))
+        copies: dict[str, Instance] = {}
         for service_id, original in (source.instances if source else {}).items():
-            service = project.services[service_id]
-            instance = Instance(
+            variables = dict(original.variables)
+            if missing is not None:
+                variables.pop(missing.variable, None)
+            copies[service_id] = Instance(
                 service_id=service_id,
                 environment_id=environment.id,
                 image=original.image,
-                variables=dict(original.variables),
+                variables=variables,
             )
-            if service.engine is not None:
-                self.sandbox.back_with_database(project, environment, service, instance)
-            environment.instances[service_id] = instance
-        # Applying starts once the copy exists; in background mode the answer does not wait.
-        environment.applied_at = self.world.now() + (
-            self.sandbox.apply_seconds if input.get("applyChangesInBackground") else 0.0
-        )
-        if not input.get("skipInitialDeploys"):
-            for service_id, instance in environment.instances.items():
-                self.sandbox.deploy(
-                    instance,
-                    project.services[service_id],
-                    "environmentCreate",
-                    start=environment.applied_at,
-                )
+        if input.get("stageInitialChanges"):
+            # Railway's dashboard behaviour: everything waits in a staged patch, nothing runs.
+            environment.staged = copies
+        else:
+            self._apply(project, environment, copies)
+            # Applying starts once the copy exists; in background mode the answer does not wait.
+            environment.applied_at = self.world.now() + (
+                self.sandbox.apply_seconds if input.get("applyChangesInBackground") else 0.0
+            )
+            if not input.get("skipInitialDeploys"):
+                self._deploy_all(project, environment, "environmentCreate")
         self.sandbox.save()
         return self._environment_node(environment)
 
+    def _apply(
+        self, project: Project, environment: Environment, copies: dict[str, Instance]
+    ) -> None:
+        for service_id, instance in copies.items():
+            service = project.services[service_id]
+            if service.engine is not None:
+                self.sandbox.back_with_database(project, environment, service, instance)
+            environment.instances[service_id] = instance
+
+    def _deploy_all(self, project: Project, environment: Environment, operation: str) -> None:
+        for service_id, instance in environment.instances.items():
+            self.sandbox.deploy(
+                instance, project.services[service_id], operation, start=environment.applied_at
+            )
+
+    def environmentPatchCommitStaged(
+        self,
+        info: Info,
+        environmentId: str,
+        commitMessage: str | None = None,
+        skipDeploys: bool | None = None,
+    ) -> str:
+        environment = self._environment(environmentId)
+        project = self.world.projects[environment.project_id]
+        staged, environment.staged = environment.staged, {}
+        self._apply(project, environment, staged)
+        environment.applied_at = self.world.now()
+        if not skipDeploys:
+            self._deploy_all(project, environment, "environmentPatchCommitStaged")
+        self.sandbox.save()
+        return f"patch-{environment.id}"
+
     def environmentDelete(self, info: Info, id: str) -> bool:
         environment = self._environment(id)
+        if self.sandbox.faults.take("environmentDelete", ("delete_refused",)) is not None:
+            raise SandboxGraphQLError("Failed to delete environment. Please try again later.")
         project = self.world.projects[environment.project_id]
         for instance in environment.instances.values():
             if instance.database is not None:
@@ -377,9 +442,37 @@ class RailwayApi:
         serviceId: str,
     ) -> bool:
         instance = self._instance(environmentId, serviceId)
+        if not instance.deployments:
+            # A redeploy repeats the latest deployment; a service never deployed has none.
+            raise SandboxGraphQLError("No deployment to redeploy for this service instance")
         self.sandbox.deploy(instance, self._service(instance), "serviceInstanceRedeploy")
         self.sandbox.save()
         return True
+
+    def serviceInstanceDeploy(
+        self,
+        info: Info,
+        environmentId: str,
+        serviceId: str,
+        commitSha: str | None = None,
+        latestCommit: bool | None = None,
+    ) -> bool:
+        instance = self._instance(environmentId, serviceId)
+        self.sandbox.deploy(instance, self._service(instance), "serviceInstanceDeploy")
+        self.sandbox.save()
+        return True
+
+    def serviceInstanceDeployV2(
+        self,
+        info: Info,
+        environmentId: str,
+        serviceId: str,
+        commitSha: str | None = None,
+    ) -> str:
+        instance = self._instance(environmentId, serviceId)
+        created = self.sandbox.deploy(instance, self._service(instance), "serviceInstanceDeployV2")
+        self.sandbox.save()
+        return created.id
 
     # -- variables --------------------------------------------------------------------------
 

@@ -7,14 +7,35 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
 FaultKind = Literal[
-    "rate_limit", "server_error", "slow", "drop", "deployment_failed", "create_fails"
+    "rate_limit",
+    "server_error",
+    "slow",
+    "drop",
+    "deployment_failed",
+    "create_fails",
+    "delete_refused",
+    "variable_missing",
+    "site_status",
+    "site_redirect",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
 @dataclass
 class Fault:
-    """One switched-on fault. ``times`` is how often it still fires (None: until cleared)."""
+    """One switched-on fault. ``times`` is how often it still fires (None: until cleared).
+
+    ``operation`` is a GraphQL operation name, or for the faults of a service (its deployments,
+    its site) the service's name; ``*`` matches anything.
+
+    - ``deployment_failed``: the next deployment ends ``outcome`` (FAILED or CRASHED).
+    - ``delete_refused``: ``environmentDelete`` answers an error and deletes nothing.
+    - ``variable_missing``: ``environmentCreate`` does not copy the variable ``variable``.
+    - ``site_status``: the service's site answers ``status`` (e.g. 404, Railway's "Application
+      not found").
+    - ``site_redirect``: the service's site redirects to ``location`` (default: the same path on
+      the service's production domain).
+    """
 
     operation: str
     kind: FaultKind
@@ -26,6 +47,9 @@ class Fault:
     # ambiguous case a client must not answer by creating a second one).
     after_execute: bool = False
     message: str = "Failed to create environment. Please try again."
+    outcome: str = "FAILED"
+    variable: str = ""
+    location: str = ""
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Fault:

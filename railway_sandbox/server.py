@@ -32,6 +32,7 @@ from railway_sandbox.api import (
 from railway_sandbox.databases import DatabaseServers, database_name
 from railway_sandbox.faults import Fault, Faults
 from railway_sandbox.state import (
+    Deployment,
     Domain,
     Engine,
     Environment,
@@ -164,20 +165,20 @@ class Sandbox:
 
     def deploy(
         self, instance: Instance, service: Service, operation: str, *, start: float | None = None
-    ) -> None:
+    ) -> Deployment:
         """Start a deployment that moves through Railway's statuses over ``deploy_seconds``."""
         failed = self.faults.take(operation, ("deployment_failed",))
         if failed is None:
             failed = self.faults.take(service.name, ("deployment_failed",))
-        instance.deployments.append(
-            deployment(
-                start if start is not None else self.world.now(),
-                self.deploy_seconds,
-                "FAILED" if failed else "SUCCESS",
-            )
+        created = deployment(
+            start if start is not None else self.world.now(),
+            self.deploy_seconds,
+            failed.outcome if failed else "SUCCESS",
         )
+        instance.deployments.append(created)
         # Railway keeps a history; the sandbox only needs the newest few.
         del instance.deployments[:-5]
+        return created
 
     def back_with_database(
         self, project: Project, environment: Environment, service: Service, instance: Instance

@@ -7,6 +7,7 @@ wp_posts, so a health check (and a person) can see which database a staging site
 from __future__ import annotations
 
 import html
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from psycopg import sql
@@ -27,6 +28,9 @@ def page(sandbox: Sandbox, host: str, path: str) -> Page:
         if found is None:
             return 404, HTML, _html("Not Found", "<p>Application not found</p>"), {}
         service, environment, instance = found
+        faulty = _fault(sandbox, service, path)
+        if faulty is not None:
+            return faulty
         latest = instance.latest_deployment()
         status = latest.status(sandbox.world.now()) if latest else None
         database = next(
@@ -50,6 +54,23 @@ def page(sandbox: Sandbox, host: str, path: str) -> Page:
             ),
             {},
         )
+
+
+def _fault(sandbox: Sandbox, service: Service, path: str) -> Page | None:
+    """What a faulty site answers: Railway's "Application not found", or a redirect away."""
+    status = sandbox.faults.take(service.name, ("site_status",))
+    if status is not None:
+        title = "Not Found" if status.status == 404 else HTTPStatus(status.status).phrase
+        return status.status, HTML, _html(title, "<p>Application not found</p>"), {}
+    redirect = sandbox.faults.take(service.name, ("site_redirect",))
+    if redirect is None:
+        return None
+    location = redirect.location
+    if not location:
+        project = next(p for p in sandbox.world.projects.values() if service.id in p.services)
+        production = project.environments[project.production_environment_id]
+        location = f"https://{production.instances[service.id].domains[0].domain}{path}"
+    return 301, HTML, "", {"Location": location}
 
 
 def _find(sandbox: Sandbox, host: str) -> tuple[Service, Environment, Instance] | None:

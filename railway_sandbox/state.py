@@ -123,6 +123,9 @@ class Environment:
     project_id: str
     applied_at: float = 0.0
     instances: dict[str, Instance] = field(default_factory=dict)
+    # Service instances of a duplication made with stageInitialChanges: they exist only as a
+    # staged patch (no variables, no deployments) until the patch is committed.
+    staged: dict[str, Instance] = field(default_factory=dict)
 
 
 @dataclass
@@ -192,6 +195,7 @@ def _environment(raw: dict[str, Any]) -> Environment:
         project_id=raw["project_id"],
         applied_at=raw["applied_at"],
         instances={k: _instance(v) for k, v in raw["instances"].items()},
+        staged={k: _instance(v) for k, v in raw.get("staged", {}).items()},
     )
 
 

@@ -75,6 +75,24 @@ class ClientSiteForm(forms.ModelForm[ClientSite]):
             '"STRIPE_SECRET_KEY": "sk_test_…"}.'
         ),
     )
+    isolation_extra_names = IndentedJSONField(
+        required=False,
+        label="Also blank on staging",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=(
+            "Variables blanked on staging besides the built-in rules (docs/security.md): a list "
+            'of names or patterns, e.g. ["ACME_API_KEY", "PARTNER_*"].'
+        ),
+    )
+    isolation_allowed = IndentedJSONField(
+        required=False,
+        label="Keep as production",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=(
+            "Variables the built-in rules would neutralise but staging keeps as production has "
+            'them: a list of names or patterns, e.g. ["SENTRY_DSN"].'
+        ),
+    )
     wordpress_reset_options = IndentedJSONField(
         required=False,
         label="WordPress options to reset",
@@ -108,10 +126,20 @@ class ClientSiteForm(forms.ModelForm[ClientSite]):
             "database_engine",
             "staging_ttl_days",
             "staging_variables",
+            "isolation_extra_names",
+            "isolation_allowed",
             "wordpress_reset_options",
             "masking_preset",
             "masking_rules",
         ]
+
+    def clean_isolation_extra_names(self) -> Any:
+        value = self.cleaned_data["isolation_extra_names"]
+        return [] if value is None else value
+
+    def clean_isolation_allowed(self) -> Any:
+        value = self.cleaned_data["isolation_allowed"]
+        return [] if value is None else value
 
     def clean_staging_variables(self) -> Any:
         # An emptied box means "none", not JSON null (the columns are NOT NULL).
@@ -154,6 +182,8 @@ class ClientSiteAdmin(admin.ModelAdmin[ClientSite]):
                 "fields": [
                     "staging_ttl_days",
                     "staging_variables",
+                    "isolation_extra_names",
+                    "isolation_allowed",
                     "wordpress_reset_options",
                     "masking_preset",
                     "masking_rules",

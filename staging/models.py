@@ -57,6 +57,18 @@ class ClientSite(models.Model):
     staging_variables = models.JSONField(
         default=dict, blank=True, help_text="Variables set on every staging copy, e.g. mail sink."
     )
+    isolation_extra_names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Variables also blanked on staging besides the built-in rules "
+        '(names or patterns, e.g. ["ACME_API_KEY", "PARTNER_*"]).',
+    )
+    isolation_allowed = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Variables staging keeps as production has them, though the built-in rules "
+        'would neutralise them (names or patterns, e.g. ["SENTRY_DSN"]).',
+    )
     wordpress_reset_options = models.JSONField(
         default=list,
         blank=True,
@@ -80,6 +92,8 @@ class ClientSite(models.Model):
         so the admin page (and anything else calling ``full_clean``) says what to fix."""
         errors: dict[str, list[str]] = {
             "staging_variables": _staging_variable_errors(self.staging_variables),
+            "isolation_extra_names": _name_pattern_errors(self.isolation_extra_names),
+            "isolation_allowed": _name_pattern_errors(self.isolation_allowed),
             "wordpress_reset_options": _reset_option_errors(self.wordpress_reset_options),
             "masking_rules": _masking_rule_errors(self.masking_rules),
             "staging_ttl_days": (
@@ -132,6 +146,19 @@ def _staging_variable_errors(value: object) -> list[str]:
         if not isinstance(variable, str):
             errors.append(f'The value of {name} must be text: write it in quotes, e.g. "1".')
     return errors
+
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z_*?][A-Za-z0-9_*?]*$")
+
+
+def _name_pattern_errors(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return ['Enter a list of variable names, e.g. ["ACME_API_KEY", "PARTNER_*"].']
+    return [
+        f"{name!r} is not a variable name or pattern: letters, digits, underscores and *."
+        for name in value
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name)
+    ]
 
 
 def _reset_option_errors(value: object) -> list[str]:
@@ -192,6 +219,9 @@ class EnvironmentStatus(models.TextChoices):
     REFRESHING = "refreshing", "Refreshing"
     FAILED = "failed", "Failed"
     DELETING = "deleting", "Being deleted"
+    # A delete Railway refused (a rollback or a teardown that could not finish): the copy may
+    # still hold production data on Railway, so it stays listed until Railway confirms.
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
     DELETED = "deleted", "Deleted"
 
     @classmethod
@@ -251,9 +281,16 @@ class StagingEnvironment(models.Model):
         self.save(update_fields=["expires_at"])
 
     def mark_deleted(self) -> None:
+        """Only once Railway has confirmed the delete (or no longer has the environment)."""
         self.status = EnvironmentStatus.DELETED
         self.deleted_at = timezone.now()
-        self.save(update_fields=["status", "deleted_at"])
+        self.url = ""
+        self.save(update_fields=["status", "deleted_at", "url"])
+
+    def created_railway_environment_ids(self) -> list[str]:
+        """The Railway environments the runs of this copy recorded as created: the only ones
+        Understudy may delete for it (never one found by name)."""
+        return created_railway_environment_ids(RunStep.objects.filter(run__environment=self))
 
 
 class Operation(models.TextChoices):
@@ -553,3 +590,16 @@ class IdempotencyRecord(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.created_at <= timezone.now() - self.LIFETIME
+
+
+def created_railway_environment_ids(steps: models.QuerySet[RunStep]) -> list[str]:
+    """The Railway environment ids these steps recorded as created, oldest first."""
+    recorded = steps.filter(created__has_key="railway_environment_id").order_by(
+        "run_id", "position"
+    )
+    ids: list[str] = []
+    for created in recorded.values_list("created", flat=True):
+        railway_id = str(created["railway_environment_id"])
+        if railway_id and railway_id not in ids:
+            ids.append(railway_id)
+    return ids

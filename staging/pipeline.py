@@ -93,6 +93,16 @@ class Plan:
     # environment that exists but needs attention.
     failed: EnvironmentStatus
 
+    def failed_status(self, operation: str, status: RunStatus, rollback_problems: bool) -> str:
+        """Where a run that did not succeed leaves its environment. Whatever could not be
+        deleted on Railway (a rollback or a teardown Railway refused) needs attention: it may
+        hold production data, so it stays listed until a retry deletes it."""
+        if rollback_problems:
+            return EnvironmentStatus.NEEDS_ATTENTION
+        if operation == Operation.TEARDOWN and status != RunStatus.CANCELLED:
+            return EnvironmentStatus.NEEDS_ATTENTION
+        return self.failed
+
 
 PLANS: dict[str, Plan] = {
     Operation.CLONE: Plan(
@@ -246,12 +256,18 @@ def _end(
     # repeated whole if the portal database drops out while it is recorded.
     problems = _with_portal_database(lambda: rollback(run, services), "rolling back")
     if problems:
-        message += " Some steps could not be undone: " + "; ".join(problems)
+        message += (
+            " Some steps could not be undone: "
+            + "; ".join(problems)
+            + ". The copy needs attention: cleanup_staging and reconcile_staging --fix delete "
+            "it once Railway allows."
+        )
+    environment_status = plan.failed_status(run.operation, status, bool(problems))
 
     def record_outcome() -> None:
         with transaction.atomic():
             run.finish(status, code, message)
-            _set_environment_status(run.environment, plan.failed)
+            _set_environment_status(run.environment, EnvironmentStatus(environment_status))
             _audit_end(run)
 
     _with_portal_database(_restoring_status(run, record_outcome), "recording the outcome")
@@ -288,6 +304,11 @@ def _restoring_status(run: Run, action: Callable[[], None]) -> Callable[[], None
 def _set_environment_status(environment: StagingEnvironment, status: EnvironmentStatus) -> None:
     if status == EnvironmentStatus.DELETED:
         environment.mark_deleted()
+    elif status == EnvironmentStatus.NEEDS_ATTENTION:
+        # Whatever is left on Railway is not a staging site any more: no link to it.
+        environment.status = status
+        environment.url = ""
+        environment.save(update_fields=["status", "url"])
     else:
         environment.status = status
         environment.save(update_fields=["status"])

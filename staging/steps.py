@@ -14,20 +14,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
 
-from staging import dbcopy
+from staging import dbcopy, replication, sitecheck
 from staging.errors import NameTaken, UnderstudyError
+from staging.isolation import neutralise
 from staging.models import ClientSite, Run, RunStep, StagingEnvironment
 from staging.names import validate_name
-from staging.railway import (
-    DEPLOYMENT_FAILED_STATUSES,
-    RailwayDeploymentFailed,
-    RailwayTimeout,
-    database_url,
-)
+from staging.railway import RailwayNotFound, TcpProxy, database_url
 from staging.secrets import mask_text, mask_url
 from staging.services import Services
 from staging.wordpress import MaskingRule
@@ -47,6 +44,32 @@ class HealthCheckFailed(UnderstudyError):
 
 class SiteMisconfigured(UnderstudyError):
     code = "site_misconfigured"
+
+
+class VariablesNotReplicated(UnderstudyError):
+    """The staging copy's variables are not production's (beyond the expected differences)."""
+
+    code = "variables_not_replicated"
+
+
+class DatabaseAddressMismatch(UnderstudyError):
+    """A database URL points somewhere else than the TCP proxy Railway reports for it."""
+
+    code = "database_address_mismatch"
+
+
+class NotCreatedByUnderstudy(UnderstudyError):
+    """The environment's Railway id was never recorded as created by a run: not ours to delete."""
+
+    code = "not_created_by_understudy"
+
+
+# Said in the run log and in the docs: what a copy leaves behind, and what stands in for it.
+VOLUMES_NOTE = (
+    "Not copied: the contents of Railway volumes (for WordPress: uploads, and plugins or themes "
+    "installed from the admin). Railway gives the staging copy new, empty volumes; uploads are "
+    "served from production instead."
+)
 
 
 @dataclass
@@ -130,6 +153,10 @@ class Preflight(Step):
                 f"The production environment of {site} is no longer in its Railway project."
             )
         services = {service.id: service for service in project.services}
+        context.values["services"] = [
+            (service.id, service.name, service.database_engine is not None)
+            for service in project.services
+        ]
         database = services.get(site.database_service_id)
         if site.app_service_id not in services or database is None:
             raise SiteMisconfigured(f"The services of {site} are no longer in its Railway project.")
@@ -157,39 +184,127 @@ class CreateEnvironment(Step):
 
     def run(self, context: StepContext) -> None:
         site, environment = context.site, context.environment
+        # Deploys skipped: Railway commits the copy (with production's variables) but starts
+        # nothing, so no service runs before configure_staging has set staging's variables.
         created = context.services.railway.create_environment(
-            site.railway_project_id, environment.name, site.production_environment_id
+            site.railway_project_id,
+            environment.name,
+            site.production_environment_id,
+            skip_initial_deploys=True,
         )
         context.remember(railway_environment_id=created.id)
         environment.railway_environment_id = created.id
         environment.save(update_fields=["railway_environment_id"])
-        context.log(f"Created Railway environment {created.name} ({created.id}).")
+        context.log(
+            f"Created Railway environment {created.name} ({created.id}) from production, "
+            "initial deployments skipped: nothing runs yet."
+        )
 
     def undo(self, services: Services, created: dict[str, Any]) -> None:
         services.railway.delete_environment(created["railway_environment_id"])
 
 
-class WaitForServices(Step):
-    name = "wait_for_services"
+class ConfigureStaging(Step):
+    """Checks that Railway copied production's variables, then sets staging's own: the site's
+    overrides and the neutralisation of live credentials, before anything is deployed."""
+
+    name = "configure_staging"
+    label = "Making the copy safe before it starts"
+
+    def run(self, context: StepContext) -> None:
+        site, environment = context.site, context.environment
+        railway = context.services.railway
+        project_id, staging_id = site.railway_project_id, environment.railway_environment_id
+        production_id = site.production_environment_id
+        overrides = {str(k): str(v) for k, v in site.staging_variables.items()}
+        comparisons: list[replication.Comparison] = []
+        wanted: dict[str, dict[str, str]] = {}  # service id -> variables to set
+        neutralised: set[str] = set()
+        for service_id, label, is_database in _project_services(context):
+            try:
+                production = railway.get_raw_variables(project_id, production_id, service_id)
+            except RailwayNotFound:
+                continue  # a service of another environment: nothing to copy
+            try:
+                staging = railway.get_raw_variables(project_id, staging_id, service_id)
+            except RailwayNotFound:
+                staging = {}  # Railway did not duplicate the service at all
+            own_overrides = overrides if service_id == site.app_service_id else {}
+            names: list[str] = []
+            if not is_database:
+                # Judged on the values as the service sees them (a key behind a reference too).
+                isolation = neutralise(
+                    railway.get_variables(project_id, production_id, service_id),
+                    extra_names=list(site.isolation_extra_names),
+                    allowed=list(site.isolation_allowed),
+                )
+                names = [name for name in isolation.names if name not in own_overrides]
+                changes = {name: isolation.replacements[name] for name in names} | own_overrides
+                if changes:
+                    wanted[service_id] = changes
+                neutralised.update(names)
+            comparisons.append(
+                replication.compare(
+                    label,
+                    production,
+                    staging,
+                    database_service=is_database,
+                    overrides=own_overrides,
+                    neutralised=names,
+                )
+            )
+        for comparison in comparisons:
+            context.log(f"Variables: {comparison.describe()}.")
+        broken = [c for c in comparisons if not c.replicated]
+        if broken:
+            raise VariablesNotReplicated(
+                "Railway's copy of the variables differs from production: "
+                + "; ".join(f"{c.service}: {', '.join(c.missing + c.different)}" for c in broken)
+                + ". Nothing was copied; try again, and check the services' variables on Railway.",
+                details={
+                    c.service: {"missing": c.missing, "different": c.different} for c in broken
+                },
+            )
+        for service_id, changes in wanted.items():
+            railway.upsert_variables(project_id, staging_id, service_id, changes, skip_deploys=True)
+            applied = railway.get_raw_variables(project_id, staging_id, service_id)
+            unapplied = sorted(
+                name for name, value in changes.items() if applied.get(name) != value
+            )
+            if unapplied:
+                raise VariablesNotReplicated(
+                    f"Railway did not keep the staging variables {', '.join(unapplied)}.",
+                    details={"unapplied": unapplied},
+                )
+        context.run.metrics["neutralised"] = sorted(neutralised)
+        Run.objects.filter(pk=context.run.pk).update(metrics=context.run.metrics)
+        context.log(
+            "Neutralised live credentials: "
+            + (", ".join(sorted(neutralised)) or "none found")
+            + "."
+        )
+        if overrides:
+            context.log(f"Site overrides set: {', '.join(sorted(overrides))}.")
+        context.log(VOLUMES_NOTE)
+
+
+class StartDatabase(Step):
+    name = "start_database"
     label = "Starting the staging database"
 
     def run(self, context: StepContext) -> None:
-        railway = context.services.railway
-        environment_id = context.environment.railway_environment_id
-        service_id = context.site.database_service_id
-        timeout = settings.STAGING_DEPLOY_TIMEOUT_SECONDS
-        for delay in _poll_delays(timeout):
-            instance = railway.get_service_instance(environment_id, service_id)
-            if instance.is_deployed:
-                context.log(f"{instance.service_name} is deployed.")
-                return
-            if instance.deployment_status in DEPLOYMENT_FAILED_STATUSES:
-                raise RailwayDeploymentFailed(
-                    f"The staging {instance.service_name} deployment ended "
-                    f"{instance.deployment_status}; see its logs on Railway."
-                )
-            context.wait(delay)
-        raise RailwayTimeout(f"The staging database was not deployed within {timeout} s.")
+        _deploy(context, context.site.database_service_id)
+
+
+class DeployApp(Step):
+    """The app's first start in staging: on the copied, prepared data, with staging's
+    variables. A refresh restarts it the same way."""
+
+    name = "deploy_app"
+    label = "Starting the staging site"
+
+    def run(self, context: StepContext) -> None:
+        _deploy(context, context.site.app_service_id)
 
 
 class ExposeDatabase(Step):
@@ -208,6 +323,7 @@ class ExposeDatabase(Step):
             proxy = railway.create_tcp_proxy(
                 environment.railway_environment_id, site.database_service_id, port
             )
+            proxies = [proxy]
             context.log(f"Opened a TCP proxy {proxy.domain}:{proxy.proxy_port}.")
         target_url = None
         for delay in _poll_delays(settings.STAGING_DEPLOY_TIMEOUT_SECONDS, cap=5):
@@ -222,9 +338,12 @@ class ExposeDatabase(Step):
             context.wait(delay)
         if not target_url:
             raise StagingDatabaseNotReady("The staging database has no public address yet.")
+        _check_address("staging", target_url, proxies)
         context.values["target_url"] = target_url
         _production_database_url(context)
-        context.log(f"Staging database at {mask_url(target_url)}.")
+        context.log(
+            f"Staging database at {mask_url(target_url)}, the TCP proxy Railway reports for it."
+        )
 
 
 class AssignDomain(Step):
@@ -315,6 +434,7 @@ class PrepareSite(Step):
                 masking=site.masking_preset,
                 masking_salt=salt,
             )
+            context.values["production_url"] = report.production_url
             context.log(
                 f"WordPress: {report.production_url} → {report.staging_url} in "
                 f"{sum(report.rows_rewritten.values())} rows; search engines discouraged; "
@@ -330,25 +450,23 @@ class PrepareSite(Step):
             context.run.metrics["masking"] = {"preset": masking.preset, "columns": masking.columns}
             Run.objects.filter(pk=context.run.pk).update(metrics=context.run.metrics)
             context.log(f"Masked personal data: {masking.columns}")
-        if site.staging_variables:
-            services.railway.upsert_variables(
-                site.railway_project_id,
-                environment.railway_environment_id,
-                site.app_service_id,
-                {str(k): str(v) for k, v in site.staging_variables.items()},
-            )
-            context.log(f"Set staging variables: {', '.join(sorted(site.staging_variables))}.")
-        else:
-            services.railway.redeploy(environment.railway_environment_id, site.app_service_id)
-            context.log("Redeployed the app on the copied data.")
 
 
 class HealthCheck(Step):
+    """A working staging site: 2xx, or a redirect that stays on the staging host; for
+    WordPress, the home page served for the staging URL without links to production."""
+
     name = "health_check"
-    label = "Checking that the staging site answers"
+    label = "Checking that the staging site works"
 
     def run(self, context: StepContext) -> None:
+        site = context.site
         url = context.environment.url
+        production_hosts = {
+            urlsplit(candidate).hostname or ""
+            for candidate in (context.values.get("production_url", ""), site.production_url)
+            if candidate
+        } - {""}
         timeout = settings.STAGING_HEALTH_CHECK_TIMEOUT_SECONDS
         last = "no answer"
         for delay in _poll_delays(timeout, first=1, cap=5):
@@ -357,12 +475,26 @@ class HealthCheck(Step):
             except Exception as error:  # any network failure means "not yet"
                 last = type(error).__name__
             else:
-                if response.status_code < 500:
-                    context.log(f"{url} answered {response.status_code}.")
+                verdict = sitecheck.judge(
+                    response.status_code,
+                    response.headers,
+                    response.text,
+                    staging_url=url,
+                    wordpress=site.is_wordpress,
+                    production_hosts=production_hosts,
+                )
+                if verdict.ok:
+                    context.log(
+                        f"{url} answered {response.status_code}"
+                        + (f", {verdict.note}" if verdict.note else "")
+                        + "."
+                    )
                     return
-                last = f"HTTP {response.status_code}"
+                if verdict.final:
+                    raise HealthCheckFailed(f"{url} {verdict.problem}.")
+                last = verdict.problem
             context.wait(delay)
-        raise HealthCheckFailed(f"{url} did not answer within {timeout} s (last: {last}).")
+        raise HealthCheckFailed(f"{url} did not work within {timeout} s (last: {last}).")
 
 
 class DeleteEnvironment(Step):
@@ -370,10 +502,17 @@ class DeleteEnvironment(Step):
     label = "Deleting the staging copy"
 
     def run(self, context: StepContext) -> None:
-        environment_id = context.environment.railway_environment_id
-        if environment_id:
-            context.services.railway.delete_environment(environment_id)
-            context.log(f"Deleted Railway environment {environment_id}.")
+        environment = context.environment
+        recorded = environment.created_railway_environment_ids()
+        current = environment.railway_environment_id
+        if current and current not in recorded:
+            raise NotCreatedByUnderstudy(
+                f"No run recorded creating Railway environment {current}; Understudy deletes "
+                "only what it made. Delete it on Railway by hand if it is a copy."
+            )
+        for railway_id in recorded:
+            context.services.railway.delete_environment(railway_id)
+            context.log(f"Deleted Railway environment {railway_id} (or it was already gone).")
 
 
 def _masking_salt(site: ClientSite) -> str:
@@ -381,6 +520,47 @@ def _masking_salt(site: ClientSite) -> str:
     reversed with a dictionary of likely emails."""
     key = settings.SECRET_KEY.encode()
     return hmac.new(key, f"masking:{site.pk}".encode(), hashlib.sha256).hexdigest()
+
+
+def _project_services(context: StepContext) -> list[tuple[str, str, bool]]:
+    """(id, name, is a database) of every service of the project, as preflight read them."""
+    site = context.site
+    known = context.values.get("services")
+    if known:
+        return list(known)
+    return [
+        (site.app_service_id, site.app_service_name or "app", False),
+        (site.database_service_id, site.database_service_name or "database", True),
+    ]
+
+
+def _deploy(context: StepContext, service_id: str) -> None:
+    railway = context.services.railway
+    environment_id = context.environment.railway_environment_id
+    deployment_id = railway.deploy(environment_id, service_id)
+    context.log(f"Deployment {deployment_id} started; waiting for it to succeed.")
+    deployment = railway.wait_for_deployment(
+        environment_id,
+        service_id,
+        deployment_id=deployment_id,
+        timeout=settings.STAGING_DEPLOY_TIMEOUT_SECONDS,
+    )
+    context.log(f"{deployment.service_name} is deployed ({deployment.status}).")
+
+
+def _check_address(which: str, url: str, proxies: list[TcpProxy]) -> None:
+    """The URL must lead to the TCP proxy Railway reports for that environment's database
+    service: a variable is the client's to edit, Railway's proxy list is not."""
+    parts = urlsplit(url)
+    host, port = (parts.hostname or "").lower(), parts.port
+    if any(host == proxy.domain.lower() and port == proxy.proxy_port for proxy in proxies):
+        return
+    reported = ", ".join(f"{p.domain}:{p.proxy_port}" for p in proxies) or "none"
+    raise DatabaseAddressMismatch(
+        f"The {which} database URL points to {host}:{port}, not to the TCP proxy Railway "
+        f"reports for that database ({reported}). Nothing was read or written.",
+        details={"database": which, "address": f"{host}:{port}", "tcp_proxies": reported},
+    )
 
 
 def _production_database_url(context: StepContext) -> str:
@@ -396,6 +576,13 @@ def _production_database_url(context: StepContext) -> str:
             f"The production database of {site} has no public address: turn on its TCP proxy "
             "(Railway → database service → Settings → Networking → TCP Proxy)."
         )
+    _check_address(
+        "production",
+        url,
+        context.services.railway.list_tcp_proxies(
+            site.production_environment_id, site.database_service_id
+        ),
+    )
     context.values["source_url"] = url
     return url
 
@@ -403,12 +590,20 @@ def _production_database_url(context: StepContext) -> str:
 CLONE_STEPS: tuple[Step, ...] = (
     Preflight(),
     CreateEnvironment(),
-    WaitForServices(),
+    ConfigureStaging(),
+    StartDatabase(),
     ExposeDatabase(),
     AssignDomain(),
     CopyDatabase(),
     PrepareSite(),
+    DeployApp(),
     HealthCheck(),
 )
-REFRESH_STEPS: tuple[Step, ...] = (ExposeDatabase(), CopyDatabase(), PrepareSite(), HealthCheck())
+REFRESH_STEPS: tuple[Step, ...] = (
+    ExposeDatabase(),
+    CopyDatabase(),
+    PrepareSite(),
+    DeployApp(),
+    HealthCheck(),
+)
 TEARDOWN_STEPS: tuple[Step, ...] = (DeleteEnvironment(),)

@@ -43,6 +43,7 @@ BADGE_TONES: dict[str, str] = {
     EnvironmentStatus.DELETING: "busy",
     EnvironmentStatus.READY: "ok",
     EnvironmentStatus.FAILED: "bad",
+    EnvironmentStatus.NEEDS_ATTENTION: "bad",
     EnvironmentStatus.DELETED: "off",
 }
 
@@ -59,8 +60,21 @@ ADVICE: dict[str, str] = {
     "invalid_name": "Choose another name and try again.",
     "run_cancelled": "Nothing was left behind. Start again whenever you are ready.",
     "health_check_failed": (
-        "The copy was made but the staging site did not answer in time. Try again; if it "
-        "fails twice, ask the web team to look at the site."
+        "The copy was made but the staging site did not work (no answer, a 'not found' page, "
+        "or a redirect to the live site). Try again; if it fails twice, ask the web team to "
+        "look at the site."
+    ),
+    "railway_deployment_failed": (
+        "The staging site would not start on Railway; the copy has been removed. Try again; if "
+        "it fails twice, ask the web team to look at the site's deployment logs."
+    ),
+    "variables_not_replicated": (
+        "Railway did not copy the site's settings completely, so nothing was copied. Try again; "
+        "if it fails twice, tell an administrator."
+    ),
+    "database_address_mismatch": (
+        "The site's database address does not match what Railway reports, so Understudy did "
+        "not touch it: tell an administrator."
     ),
     "worker_lost": "The work was interrupted and has been undone. Try again.",
     "railway_rate_limited": "Railway is busy. Wait a few minutes, then try again.",
@@ -105,6 +119,24 @@ class RunView:
 
     run: Run
     steps: list[StepLine]
+
+    @property
+    def neutralised(self) -> list[str]:
+        """Names of the live credentials this copy had switched off (never their values)."""
+        return [str(name) for name in self.run.metrics.get("neutralised", [])]
+
+    @property
+    def not_copied(self) -> str:
+        if self.environment.site.is_wordpress:
+            return (
+                "Not copied: uploaded files, and plugins or themes installed from the WordPress "
+                "admin. Images and files are shown from the live site instead."
+            )
+        return "Not copied: files stored on the live site's disks (Railway volumes)."
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.environment.status == EnvironmentStatus.NEEDS_ATTENTION
 
     @property
     def environment(self) -> StagingEnvironment:

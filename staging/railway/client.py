@@ -29,8 +29,7 @@ from staging.railway.errors import (
     RailwayUnavailable,
 )
 from staging.railway.types import (
-    DEPLOYMENT_FAILED_STATUSES,
-    DEPLOYMENT_SUCCEEDED,
+    Deployment,
     Environment,
     Project,
     ProjectSummary,
@@ -195,10 +194,18 @@ class RailwayClient:
                 )
 
     def create_environment(
-        self, project_id: str, name: str, source_environment_id: str
+        self,
+        project_id: str,
+        name: str,
+        source_environment_id: str,
+        *,
+        skip_initial_deploys: bool = False,
     ) -> Environment:
         """Duplicate an environment (services, configuration, variables; not data) and wait
         until Railway has applied the copy.
+
+        With ``skip_initial_deploys`` the copy is committed but no service starts: nothing runs
+        with the copied variables until ``deploy`` is called for it.
 
         Never makes two: when an attempt fails ambiguously, the environment is looked up by name
         before the create is sent again.
@@ -211,6 +218,7 @@ class RailwayClient:
                 "sourceEnvironmentId": source_environment_id,
                 # Without background mode Railway times out duplicating anything large.
                 "applyChangesInBackground": True,
+                "skipInitialDeploys": skip_initial_deploys,
             }
         }
         for attempt in range(self._max_retries + 1):
@@ -262,41 +270,76 @@ class RailwayClient:
         )
         return _service_instance(data["serviceInstance"])
 
+    def deploy(self, environment_id: str, service_id: str) -> str:
+        """Start a deployment of the service (its first, or a new one); returns its id.
+
+        https://docs.railway.com/integrations/api/manage-deployments
+        """
+        data = self._execute(
+            ops.SERVICE_INSTANCE_DEPLOY_V2,
+            "serviceInstanceDeployV2",
+            {"environmentId": environment_id, "serviceId": service_id},
+        )
+        return str(data["serviceInstanceDeployV2"])
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        """One deployment's status. https://docs.railway.com/integrations/api/manage-deployments"""
+        data = self._execute(ops.DEPLOYMENT, "deployment", {"id": deployment_id})["deployment"]
+        return Deployment(
+            id=data["id"],
+            status=data["status"],
+            service_id=data["serviceId"],
+            service_name=(data.get("service") or {}).get("name") or data["serviceId"],
+        )
+
     def wait_for_deployment(
         self,
         environment_id: str,
         service_id: str,
         *,
+        deployment_id: str | None = None,
         timeout: float = 600.0,
         interval: float = 2.0,
         max_interval: float = 15.0,
         previous_deployment_id: str | None = None,
-    ) -> ServiceInstance:
-        """Poll the service's latest deployment until it is SUCCESS (raises on FAILED/CRASHED).
+    ) -> Deployment:
+        """Poll a deployment until it is SUCCESS; raise on FAILED/CRASHED or after ``timeout``.
 
-        The interval grows by half each time so that a slow deployment costs few requests.
-        A deployment whose id is ``previous_deployment_id`` is the one being replaced and does
-        not count. https://docs.railway.com/integrations/api/manage-deployments
+        With ``deployment_id`` (what ``deploy`` returned) exactly that deployment is watched;
+        otherwise the service's latest, where one whose id is ``previous_deployment_id`` is the
+        one being replaced and does not count. The interval grows by half each time so that a
+        slow deployment costs few requests. Railway's CLI treats the same statuses as final
+        (NOTES.md §2.8). https://docs.railway.com/integrations/api/manage-deployments
         """
         deadline = time.monotonic() + timeout
         delay = interval
         while True:
-            instance = self.get_service_instance(environment_id, service_id)
-            current = (
-                previous_deployment_id is None or instance.deployment_id != previous_deployment_id
+            if deployment_id is not None:
+                deployment = self.get_deployment(deployment_id)
+            else:
+                instance = self.get_service_instance(environment_id, service_id)
+                deployment = Deployment(
+                    id=instance.deployment_id,
+                    status=instance.deployment_status,
+                    service_id=service_id,
+                    service_name=instance.service_name,
+                )
+            current = deployment.id is not None and (
+                previous_deployment_id is None or deployment.id != previous_deployment_id
             )
-            if current and instance.deployment_status == DEPLOYMENT_SUCCEEDED:
-                return instance
-            if current and instance.deployment_status in DEPLOYMENT_FAILED_STATUSES:
+            if current and deployment.succeeded:
+                return deployment
+            if current and deployment.failed:
                 raise RailwayDeploymentFailed(
-                    f"The deployment of {instance.service_name} ended {instance.deployment_status}",
-                    details={"service_id": service_id, "deployment_id": instance.deployment_id},
+                    f"The deployment of {deployment.service_name} ended {deployment.status}; "
+                    "see its logs on Railway",
+                    details={"service_id": service_id, "deployment_id": deployment.id},
                 )
             if time.monotonic() + delay > deadline:
                 raise RailwayTimeout(
-                    f"{instance.service_name} was not deployed after {timeout:.0f} s "
-                    f"(last status {instance.deployment_status})",
-                    details={"service_id": service_id, "status": instance.deployment_status},
+                    f"{deployment.service_name} was not deployed after {timeout:.0f} s "
+                    f"(last status {deployment.status})",
+                    details={"service_id": service_id, "status": deployment.status},
                 )
             self._sleep(delay)
             delay = min(delay * 1.5, max_interval)
@@ -328,6 +371,27 @@ class RailwayClient:
         )
         rendered = data["variablesForServiceDeployment"] or {}
         return {name: str(value) for name, value in rendered.items() if value is not None}
+
+    def get_raw_variables(
+        self, project_id: str, environment_id: str, service_id: str
+    ) -> dict[str, str]:
+        """The service's variables as they are defined: references such as
+        ``${{Postgres.DATABASE_URL}}`` left as written, Railway's own variables left out.
+
+        https://docs.railway.com/integrations/api/manage-variables
+        """
+        data = self._execute(
+            ops.VARIABLES,
+            "variables",
+            {
+                "projectId": project_id,
+                "environmentId": environment_id,
+                "serviceId": service_id,
+                "unrendered": True,
+            },
+        )
+        raw = data["variables"] or {}
+        return {name: str(value) for name, value in raw.items() if value is not None}
 
     def upsert_variables(
         self,

@@ -107,6 +107,19 @@ query variablesForServiceDeployment(
 }
 """
 
+VARIABLES = """
+query variables(
+  $projectId: String!, $environmentId: String!, $serviceId: String, $unrendered: Boolean
+) {
+  variables(
+    projectId: $projectId,
+    environmentId: $environmentId,
+    serviceId: $serviceId,
+    unrendered: $unrendered
+  )
+}
+"""
+
 VARIABLE_COLLECTION_UPSERT = """
 mutation variableCollectionUpsert($input: VariableCollectionUpsertInput!) {
   variableCollectionUpsert(input: $input)
@@ -147,6 +160,18 @@ mutation serviceInstanceRedeploy($environmentId: String!, $serviceId: String!) {
 }
 """
 
+SERVICE_INSTANCE_DEPLOY_V2 = """
+mutation serviceInstanceDeployV2($environmentId: String!, $serviceId: String!) {
+  serviceInstanceDeployV2(environmentId: $environmentId, serviceId: $serviceId)
+}
+"""
+
+DEPLOYMENT = """
+query deployment($id: String!) {
+  deployment(id: $id) { id status serviceId environmentId service { name } }
+}
+"""
+
 PROJECT_TOKEN = """
 query projectToken {
   projectToken { projectId environmentId }
@@ -163,11 +188,14 @@ OPERATIONS: dict[str, str] = {
     "environmentDelete": ENVIRONMENT_DELETE,
     "serviceInstance": SERVICE_INSTANCE,
     "variablesForServiceDeployment": VARIABLES_FOR_SERVICE_DEPLOYMENT,
+    "variables": VARIABLES,
     "variableCollectionUpsert": VARIABLE_COLLECTION_UPSERT,
     "tcpProxies": TCP_PROXIES,
     "tcpProxyCreate": TCP_PROXY_CREATE,
     "domains": DOMAINS,
     "serviceDomainCreate": SERVICE_DOMAIN_CREATE,
     "serviceInstanceRedeploy": SERVICE_INSTANCE_REDEPLOY,
+    "serviceInstanceDeployV2": SERVICE_INSTANCE_DEPLOY_V2,
+    "deployment": DEPLOYMENT,
     "projectToken": PROJECT_TOKEN,
 }

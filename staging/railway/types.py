@@ -58,9 +58,23 @@ class ServiceInstance:
     def database_engine(self) -> DatabaseEngine | None:
         return detect_database_engine(self.image)
 
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment of a service in an environment, as last read."""
+
+    id: str | None
+    status: str | None
+    service_id: str
+    service_name: str
+
     @property
-    def is_deployed(self) -> bool:
-        return self.deployment_status == DEPLOYMENT_SUCCEEDED
+    def succeeded(self) -> bool:
+        return self.status == DEPLOYMENT_SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.status in DEPLOYMENT_FAILED_STATUSES
 
 
 @dataclass(frozen=True)

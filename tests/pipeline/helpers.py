@@ -10,7 +10,15 @@ from psycopg import sql
 
 from railway_sandbox import Sandbox
 from staging import lifecycle, runs
-from staging.models import ClientSite, Run, StagingEnvironment, Trigger
+from staging.models import (
+    AuditEvent,
+    ClientSite,
+    EnvironmentStatus,
+    Run,
+    StagingEnvironment,
+    StepStatus,
+    Trigger,
+)
 from staging.railway import database_url
 from staging.services import Services
 
@@ -84,3 +92,14 @@ def sandbox_databases(sandbox: Sandbox) -> set[str]:
         cursor.execute("SHOW DATABASES")
         names |= {row[0] for row in cursor.fetchall()}
     return {name for name in names if name.startswith(prefix)}
+
+
+def assert_rolled_back(run, sandbox, project_id, databases_before):
+    run.environment.refresh_from_db()
+    assert run.environment.status == EnvironmentStatus.DELETED
+    assert railway_environment_names(sandbox, project_id) == ["production"]
+    assert sandbox_databases(sandbox) == databases_before
+    assert not run.steps.filter(status=StepStatus.ROLLBACK_FAILED).exists()
+    assert AuditEvent.objects.filter(
+        action=f"staging.clone_{run.status}", target_id=str(run.environment.pk)
+    ).exists()

@@ -8,8 +8,13 @@ from dataclasses import replace
 import pytest
 
 from staging.dbcopy import CopyError
-from staging.models import AuditEvent, EnvironmentStatus, Run, RunStatus, StepStatus
-from tests.pipeline.helpers import clone, railway_environment_names, sandbox_databases
+from staging.models import Run, RunStatus, StepStatus
+from tests.pipeline.helpers import (
+    assert_rolled_back,
+    clone,
+    railway_environment_names,
+    sandbox_databases,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,17 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def databases_before(ledger_project, sandbox):
     return sandbox_databases(sandbox)
-
-
-def assert_rolled_back(run, sandbox, project_id, databases_before):
-    run.environment.refresh_from_db()
-    assert run.environment.status == EnvironmentStatus.DELETED
-    assert railway_environment_names(sandbox, project_id) == ["production"]
-    assert sandbox_databases(sandbox) == databases_before
-    assert not run.steps.filter(status=StepStatus.ROLLBACK_FAILED).exists()
-    assert AuditEvent.objects.filter(
-        action=f"staging.clone_{run.status}", target_id=str(run.environment.pk)
-    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -85,7 +79,7 @@ def test_a_site_that_never_answers_rolls_the_clone_back(
     ledger_site, ledger_project, services, sandbox, job_queue, databases_before, settings
 ):
     settings.STAGING_HEALTH_CHECK_TIMEOUT_SECONDS = 2
-    sandbox.faults.set("serviceInstanceRedeploy", "deployment_failed")
+    sandbox.faults.set("App", "site_status", times=None, status=503)
 
     run = clone(ledger_site, services)
 

@@ -180,3 +180,31 @@ def test_a_forged_cancel_from_a_viewer_is_refused(viewer_client):
     assert viewer_client.post(reverse("portal:cancel", args=[run.pk])).status_code == 403
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED
+
+
+def test_a_ready_copy_says_what_was_switched_off_and_what_was_not_copied(viewer_client):
+    environment = make_environment(
+        make_site(name="Bakery Co", is_wordpress=True),
+        status=EnvironmentStatus.READY,
+        url="https://bakery-spring.up.railway.app",
+    )
+    run = make_run(environment, status=RunStatus.RUNNING)
+    run.metrics = {"neutralised": ["SMTP_PASSWORD", "STRIPE_SECRET_KEY"]}
+    run.save()
+    run.finish(RunStatus.SUCCEEDED)
+
+    page = run_page(viewer_client, run)
+
+    assert "<code>SMTP_PASSWORD</code>, <code>STRIPE_SECRET_KEY</code>" in page
+    assert "uploaded files, and plugins or themes installed from the WordPress admin" in page
+
+
+def test_a_copy_railway_would_not_remove_shows_it_needs_attention(viewer_client):
+    environment = make_environment(status=EnvironmentStatus.NEEDS_ATTENTION)
+    run = make_run(environment, status=RunStatus.RUNNING)
+    run.finish(RunStatus.FAILED, "railway_deployment_failed", "The app crashed.")
+
+    page = run_page(viewer_client, run)
+
+    assert 'id="run-needs-attention"' in page
+    assert 'id="run-open-site"' not in page

@@ -134,7 +134,7 @@ def test_it_reads_a_service_instance_and_waits_for_its_deployment(railway_client
         done = railway_client.wait_for_deployment(
             env.id, postgres_site.database_service_id, interval=0.1
         )
-        assert done.deployment_status == "SUCCESS"
+        assert done.status == "SUCCESS"
     finally:
         railway_client.delete_environment(env.id)
 
@@ -210,7 +210,7 @@ def test_redeploying_starts_a_new_deployment(railway_client, postgres_site):
     after = railway_client.wait_for_deployment(
         env, postgres_site.app_service_id, interval=0.1, previous_deployment_id=before.deployment_id
     )
-    assert after.deployment_id != before.deployment_id and after.is_deployed
+    assert after.id != before.deployment_id and after.succeeded
 
 
 def test_a_failed_deployment_raises(railway_client, sandbox, postgres_site):

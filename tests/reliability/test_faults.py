@@ -95,11 +95,11 @@ def test_a_storm_of_429s_from_railway_is_waited_out_and_the_clone_succeeds(
         sandbox,
         ("*", "rate_limit", {"times": 4, "retry_after": 0.01}),
         ("environmentCreate", "rate_limit", {"times": 3, "retry_after": 0.01}),
-        ("serviceInstance", "rate_limit", {"times": 3, "retry_after": 0.01}),
+        ("deployment", "rate_limit", {"times": 3, "retry_after": 0.01}),
         ("variablesForServiceDeployment", "rate_limit", {"times": 3, "retry_after": 0.01}),
         ("tcpProxyCreate", "rate_limit", {"times": 3, "retry_after": 0.01}),
         ("serviceDomainCreate", "rate_limit", {"times": 3, "retry_after": 0.01}),
-        ("serviceInstanceRedeploy", "rate_limit", {"times": 3, "retry_after": 0.01}),
+        ("serviceInstanceDeployV2", "rate_limit", {"times": 3, "retry_after": 0.01}),
     )
 
     run = clone(ledger_site, services)
@@ -131,7 +131,7 @@ def test_railway_5xx_answers_are_retried_and_the_clone_succeeds(
         sandbox,
         ("*", "server_error", {"times": 3}),
         ("environmentCreate", "server_error", {"times": 2, "status": 502}),
-        ("serviceInstance", "server_error", {"times": 2}),
+        ("deployment", "server_error", {"times": 2}),
         ("serviceDomainCreate", "server_error", {"times": 1}),
         ("variablesForServiceDeployment", "server_error", {"times": 2, "status": 502}),
     )
@@ -168,7 +168,7 @@ def test_railway_answers_slower_than_the_client_timeout_are_retried_and_the_clon
     faults, armed = arm(
         sandbox,
         ("project", "slow", {"times": 2, "delay": 1.5}),
-        ("serviceInstance", "slow", {"times": 2, "delay": 1.5}),
+        ("deployment", "slow", {"times": 2, "delay": 1.5}),
         ("variablesForServiceDeployment", "slow", {"times": 2, "delay": 1.5}),
         ("environmentStagedChanges", "slow", {"times": 1, "delay": 1.5}),
         ("domains", "slow", {"times": 1, "delay": 1.5}),

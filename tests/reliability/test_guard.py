@@ -231,17 +231,33 @@ def point_staging_database_at(sandbox: Sandbox, environment_id: str, url: str) -
         sandbox.save()
 
 
-def assert_refused(run: Run, step: str) -> None:
+def assert_refused(run: Run, step: str, code: str = "target_is_source") -> None:
     run.refresh_from_db()
-    assert (run.status, run.error_code) == (RunStatus.FAILED, "target_is_source"), run.error_message
+    assert (run.status, run.error_code) == (RunStatus.FAILED, code), run.error_message
     assert run.steps.get(name=step).status == "failed"
 
 
+# An address that is not the staging TCP proxy Railway reports is refused as soon as it is read
+# (expose_database); one that is the proxy's but leads to production is the copy's to refuse.
 @pytest.mark.parametrize(
-    "disguise", ["the same URL", "localhost for 127.0.0.1", "a TCP proxy on another port"]
+    ("disguise", "step", "code"),
+    [
+        ("the same URL", "copy_database", "target_is_source"),
+        ("localhost for 127.0.0.1", "expose_database", "database_address_mismatch"),
+        ("a TCP proxy on another port", "expose_database", "database_address_mismatch"),
+    ],
 )
 def test_a_clone_whose_staging_database_is_production_is_refused(
-    ledger_site, ledger_project, services, sandbox, job_queue, relays, disguise, record_property
+    ledger_site,
+    ledger_project,
+    services,
+    sandbox,
+    job_queue,
+    relays,
+    disguise,
+    step,
+    code,
+    record_property,
 ):
     target = disguises(ledger_project.database_url, relays)[disguise]
     before = checksum(ledger_project.database_url)
@@ -255,12 +271,12 @@ def test_a_clone_whose_staging_database_is_production_is_refused(
     services.railway.create_environment = create_then_misconfigure
     run = clone(ledger_site, services)
 
-    assert_refused(run, "copy_database")
+    assert_refused(run, step, code)
     assert checksum(ledger_project.database_url) == before
     record(
         record_property,
         f"pipeline clone, staging database variables = production ({disguise})",
-        "run failed target_is_source at copy_database, rolled back, production unchanged",
+        f"run failed {code} at {step}, rolled back, production unchanged",
     )
 
 
@@ -291,7 +307,8 @@ def test_preparing_the_site_refuses_production_even_if_the_copy_did_not(
             is_wordpress=False,
             masking_rules=[{"table": "customers", "column": "email", "kind": "email"}],
         )
-    target = disguises(project.database_url, relays)["localhost for 127.0.0.1"]
+    # The one disguise that passes the TCP-proxy check of expose_database.
+    target = disguises(project.database_url, relays)["the same URL"]
     before = checksum(project.database_url)
     prepared: list[str] = []
     create = services.railway.create_environment

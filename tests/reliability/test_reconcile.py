@@ -1,6 +1,7 @@
-"""``reconcile_staging``: what Understudy made on Railway and lost track of, and what it tracks
-that Railway no longer has; ``--fix`` settles both, audited, and never touches production, an
-environment a run is creating, or one that someone else made."""
+"""``reconcile_staging``: what Understudy made on Railway and lost track of, copies that need
+attention, and what it tracks that Railway no longer has; ``--fix`` settles them, audited, and
+never touches production, an environment a run is creating, or one that someone else made
+(whatever its name: only the Railway ids its runs recorded as created are Understudy's)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from railway_sandbox import Sandbox, SandboxProject
-from staging import runs
+from staging import lifecycle, runs
 from staging.models import AuditEvent, EnvironmentStatus, Run, StagingEnvironment, Trigger
 from staging.services import Services
 from tests.fixtures_railway import SANDBOX_TOKEN
@@ -68,21 +69,21 @@ def test_it_finds_and_deletes_environments_understudy_made_but_no_longer_tracks(
 ):
     record_property("category", "fault")
     record_property("case", "orphaned Railway environments (reconcile_staging --fix)")
-    # One whose record was deleted but survived on Railway, one with a generated name nobody
-    # tracks, and one the client made themselves.
+    # One whose record was marked deleted but survived on Railway (a run recorded creating it),
+    # and two nobody recorded: one with a name Understudy would generate, one the client's.
     run = clone(ledger_site, services)
     environment = run.environment
     StagingEnvironment.objects.filter(pk=environment.pk).update(status=EnvironmentStatus.DELETED)
-    untracked = railway_environment(services, ledger_project, "staging-20240101-3")
+    railway_environment(services, ledger_project, "staging-20240101-3")
     railway_environment(services, ledger_project, "client-dev")
 
     code, listed = reconcile()
 
     assert code == 1  # drift left unfixed
-    orphans = {o["name"]: o for o in listed["orphaned_on_railway"]}
-    assert set(orphans) == {environment.name, "staging-20240101-3"}
-    assert orphans[environment.name]["staging_environment_id"] == environment.pk
-    assert orphans["staging-20240101-3"]["railway_environment_id"] == untracked
+    (orphan,) = listed["orphaned_on_railway"]
+    assert orphan["name"] == environment.name
+    assert orphan["staging_environment_id"] == environment.pk
+    assert orphan["railway_environment_id"] == environment.railway_environment_id
 
     code, fixed = reconcile("--fix", "--source", "schedule")
 
@@ -91,12 +92,69 @@ def test_it_finds_and_deletes_environments_understudy_made_but_no_longer_tracks(
     assert railway_environment_names(sandbox, ledger_project.project_id) == [
         "client-dev",
         "production",
+        "staging-20240101-3",
     ]
     events = AuditEvent.objects.filter(action="staging.reconciled_orphan_deleted")
-    assert events.count() == 2
+    assert events.count() == 1
     assert set(events.values_list("source", flat=True)) == {Trigger.SCHEDULE}
     assert reconcile()[0] == 0
-    record_property("outcome", "2 orphans deleted on Railway, audited; client's own kept")
+    record_property("outcome", "1 recorded orphan deleted on Railway, audited; 2 unrecorded kept")
+
+
+def test_a_client_made_environment_with_a_deleted_copys_name_is_left_alone(
+    ledger_site, ledger_project, services, sandbox, job_queue, railway_settings, record_property
+):
+    record_property("category", "fault")
+    record_property("case", "client environment named like a deleted copy (reconcile --fix)")
+    run = clone(ledger_site, services)
+    environment = run.environment
+    teardown = runs.start_teardown(environment, runs.Actor.system(Trigger.COMMAND))
+    assert lifecycle.run_now(teardown, services)
+    environment.refresh_from_db()
+    assert environment.status == EnvironmentStatus.DELETED
+    clients_own = railway_environment(services, ledger_project, environment.name)
+
+    code, fixed = reconcile("--fix")
+
+    assert code == 0
+    assert fixed["orphaned_on_railway"] == fixed["needs_attention"] == []
+    names = railway_environment_names(sandbox, ledger_project.project_id)
+    assert names == sorted(["production", environment.name])
+    assert sandbox.world.environment(clients_own) is not None
+    record_property("outcome", "the client's environment kept")
+
+
+def test_a_copy_needing_attention_is_deleted_once_railway_allows_and_only_then_marked_deleted(
+    ledger_site, ledger_project, services, sandbox, job_queue, railway_settings, record_property
+):
+    record_property("category", "fault")
+    record_property("case", "rollback whose delete Railway refused (reconcile --fix retries)")
+    sandbox.faults.set("App", "deployment_failed")
+    sandbox.faults.set("environmentDelete", "delete_refused", times=2)
+    run = clone(ledger_site, services)
+    environment = run.environment
+    environment.refresh_from_db()
+    assert environment.status == EnvironmentStatus.NEEDS_ATTENTION
+
+    code, refused = reconcile("--fix")
+
+    assert code == 1
+    (attention,) = refused["needs_attention"]
+    assert attention["staging_environment_id"] == environment.pk
+    assert not attention["fixed"] and "railway_error" in attention["fix_error"]
+    environment.refresh_from_db()
+    assert environment.status == EnvironmentStatus.NEEDS_ATTENTION
+
+    code, fixed = reconcile("--fix")
+
+    assert code == 0 and fixed["needs_attention"][0]["fixed"]
+    environment.refresh_from_db()
+    assert environment.status == EnvironmentStatus.DELETED
+    assert railway_environment_names(sandbox, ledger_project.project_id) == ["production"]
+    assert AuditEvent.objects.filter(
+        action="staging.reconciled_attention_deleted", target_id=str(environment.pk)
+    ).exists()
+    record_property("outcome", "kept as needs attention while refused; deleted, then marked")
 
 
 def test_it_marks_deleted_the_environments_that_are_gone_from_railway(

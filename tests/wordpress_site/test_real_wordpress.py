@@ -252,11 +252,13 @@ def test_the_clone_ran_every_step_through_the_worker(
     assert list(staging_copy.step_seconds) == [
         "preflight",
         "create_environment",
-        "wait_for_services",
+        "configure_staging",
+        "start_database",
         "expose_database",
         "assign_domain",
         "copy_database",
         "prepare_site",
+        "deploy_app",
         "health_check",
     ]
     assert f"{staging_copy.staging_url} answered 200" in staging_copy.step_logs["health_check"]

@@ -249,10 +249,11 @@ export interface components {
          *     * `refreshing` - Refreshing
          *     * `failed` - Failed
          *     * `deleting` - Being deleted
+         *     * `needs_attention` - Needs attention
          *     * `deleted` - Deleted
          * @enum {string}
          */
-        EnvironmentStatusEnum: "creating" | "ready" | "refreshing" | "failed" | "deleting" | "deleted";
+        EnvironmentStatusEnum: "creating" | "ready" | "refreshing" | "failed" | "deleting" | "needs_attention" | "deleted";
         EnvironmentWithRun: {
             environment: components["schemas"]["Environment"];
             run: components["schemas"]["Run"];
@@ -536,9 +537,10 @@ export interface operations {
                  *     * `refreshing` - Refreshing
                  *     * `failed` - Failed
                  *     * `deleting` - Being deleted
+                 *     * `needs_attention` - Needs attention
                  *     * `deleted` - Deleted
                  */
-                status?: "creating" | "ready" | "refreshing" | "failed" | "deleting" | "deleted";
+                status?: "creating" | "ready" | "refreshing" | "failed" | "deleting" | "needs_attention" | "deleted";
             };
             header?: never;
             path?: never;

@@ -27,8 +27,9 @@ def parse_age(text: str) -> timedelta:
 
 class Command(StagingCommand):
     help = (
-        "Tear down every expired staging environment, one after the other; one failure does "
-        "not stop the rest. Runs the teardowns in this process, like the worker would."
+        "Tear down every expired staging environment, and retry every one that needs attention "
+        "(a delete Railway refused), one after the other; one failure does not stop the rest. "
+        "Runs the teardowns in this process, like the worker would."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,9 +45,14 @@ class Command(StagingCommand):
         expired = Q(expires_at__lte=now)
         if options["older_than"]:
             expired |= Q(created_at__lte=now - parse_age(options["older_than"]))
+        # A copy that needs attention is retried whatever its age: it may hold production data
+        # on Railway, and it stays listed until Railway confirms the delete.
         candidates = list(
             StagingEnvironment.objects.select_related("site")
-            .filter(expired, status__in=[EnvironmentStatus.READY, EnvironmentStatus.FAILED])
+            .filter(
+                (expired & Q(status__in=[EnvironmentStatus.READY, EnvironmentStatus.FAILED]))
+                | Q(status=EnvironmentStatus.NEEDS_ATTENTION)
+            )
             .order_by("expires_at")
         )
         results = []
@@ -56,6 +62,7 @@ class Command(StagingCommand):
                 "site": environment.site.slug,
                 "name": environment.name,
                 "expires_at": environment.expires_at.isoformat(),
+                "needs_attention": environment.status == EnvironmentStatus.NEEDS_ATTENTION,
             }
             if options["dry_run"]:
                 result["outcome"] = "would_tear_down"
@@ -73,7 +80,8 @@ class Command(StagingCommand):
         verb = "Would tear down" if options["dry_run"] else "Tore down"
         text = (
             f"{verb} {summary['torn_down'] if not options['dry_run'] else len(candidates)} "
-            f"of {len(candidates)} expired staging environment(s); {len(failed)} failed."
+            f"of {len(candidates)} expired staging environment(s) or one(s) needing attention; "
+            f"{len(failed)} failed."
             + "".join(
                 f"\n  {r['site']}/{r['name']}: {r.get('outcome')}"
                 + (f" ({r['error_code']})" if r.get("error_code") else "")

@@ -10,7 +10,10 @@ from staging.models import EnvironmentStatus, StagingEnvironment
 
 
 class Command(StagingCommand):
-    help = "List staging environments that exist (or, with --expired, those past their expiry)."
+    help = (
+        "List staging environments that exist, including those that need attention (a delete "
+        "Railway refused), or with --expired those past their expiry."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -34,11 +37,12 @@ class Command(StagingCommand):
                 "url": environment.url or None,
                 "expires_at": environment.expires_at.isoformat(),
                 "expired": environment.is_expired(),
+                "needs_attention": environment.status == EnvironmentStatus.NEEDS_ATTENTION,
             }
             for environment in environments.order_by("site__slug", "name")
         ]
         text = "\n".join(
-            f"{row['id']:>5}  {row['site']}/{row['name']:<28} {row['status']:<10} "
+            f"{row['id']:>5}  {row['site']}/{row['name']:<28} {row['status']:<15} "
             f"expires {row['expires_at'][:16]}  {row['url'] or ''}"
             for row in rows
         )

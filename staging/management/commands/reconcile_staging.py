@@ -1,14 +1,20 @@
 """Compare what Understudy tracks with what Railway has, and with ``--fix`` settle the difference.
 
-Two kinds of drift: a Railway environment that Understudy made but no longer tracks ("orphaned
-on Railway": a rollback that could not delete it, a crash between Railway's answer and the
-portal's write) costs money and holds production data; a tracked environment that is gone from
-Railway ("missing on Railway": deleted by hand in Railway's dashboard) shows a dead link.
+Understudy acts only on Railway environment ids that one of its runs recorded as created
+(``RunStep.created``), never on a name: a client may well make an environment with the name of a
+copy Understudy deleted long ago. Three kinds of drift:
+
+- "orphaned on Railway": an environment a run created, still on Railway, whose staging copy is
+  deleted or whose run never kept it (a crash between Railway's answer and the portal's write).
+  It costs money and holds production data: ``--fix`` deletes it.
+- "needs attention": a copy whose rollback or teardown Railway refused. ``--fix`` deletes its
+  recorded environments and marks it deleted once Railway has confirmed.
+- "missing on Railway": a tracked copy that is gone from Railway (deleted by hand in Railway's
+  dashboard) shows a dead link: ``--fix`` marks it deleted.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,21 +27,20 @@ from staging.models import (
     ClientSite,
     EnvironmentStatus,
     RunStatus,
+    RunStep,
     StagingEnvironment,
+    created_railway_environment_ids,
 )
-from staging.names import RESERVED
 from staging.railway import RailwayClient
 from staging.runs import Actor
 from staging.services import default_services
 
-# What staging.names.generate_name makes: an environment with such a name that Understudy does
-# not know is one it made and then lost track of.
-_GENERATED_NAME = re.compile(r"^staging-\d{8}-\d+$")
+KINDS = ("orphaned_on_railway", "needs_attention", "missing_on_railway")
 
 
 @dataclass(frozen=True)
 class Drift:
-    kind: str  # "orphaned_on_railway" or "missing_on_railway"
+    kind: str  # one of KINDS
     site: str
     name: str
     railway_environment_id: str
@@ -46,16 +51,20 @@ class Drift:
 
 class Command(StagingCommand):
     help = (
-        "List Railway environments Understudy made but no longer tracks, and tracked "
-        "environments that are gone from Railway; --fix deletes the first and marks the second "
-        "deleted, each audited. Exit code 1 when drift is left (found without --fix, or a fix "
-        "failed) or a site's project could not be read."
+        "List Railway environments Understudy made (by the ids its runs recorded, never by "
+        "name) but no longer tracks, copies that need attention (a delete Railway refused), and "
+        "tracked environments that are gone from Railway; --fix deletes the first two on "
+        "Railway and marks the copies deleted once Railway confirms, each audited. Exit code 1 "
+        "when drift is left (found without --fix, or a fix failed) or a site's project could "
+        "not be read."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
-            "--fix", action="store_true", help="Delete the orphans, mark the missing deleted."
+            "--fix",
+            action="store_true",
+            help="Delete the orphans and the copies needing attention, mark the missing deleted.",
         )
         parser.add_argument("--site", help="Only this site (its slug).")
 
@@ -82,14 +91,9 @@ class Command(StagingCommand):
         left = [drift for drift in drifts if not drift.fixed]
         self.emit(
             options,
-            {
-                "fix": options["fix"],
-                "orphaned_on_railway": [
-                    asdict(d) for d in drifts if d.kind == "orphaned_on_railway"
-                ],
-                "missing_on_railway": [asdict(d) for d in drifts if d.kind == "missing_on_railway"],
-                "errors": errors,
-            },
+            {"fix": options["fix"]}
+            | {kind: [asdict(d) for d in drifts if d.kind == kind] for kind in KINDS}
+            | {"errors": errors},
             _describe(drifts, errors, options["fix"]),
         )
         if left or errors:
@@ -104,49 +108,62 @@ def find_drift(site: ClientSite, railway: RailwayClient) -> list[Drift]:
     project = railway.get_project(site.railway_project_id)
     on_railway = {environment.id: environment.name for environment in project.environments}
     tracked = list(site.environments.all())
-    live = [env for env in tracked if env.status in EnvironmentStatus.live()]
-    live_names = {env.name for env in live}
-    live_ids = {env.railway_environment_id for env in live if env.railway_environment_id}
-    deleted_by_id = {
-        env.railway_environment_id: env
-        for env in tracked
-        if env.status == EnvironmentStatus.DELETED and env.railway_environment_id
-    }
-    deleted_by_name = {env.name: env for env in tracked if env.status == EnvironmentStatus.DELETED}
+    busy = set(
+        site.environments.filter(runs__status__in=RunStatus.active()).values_list("pk", flat=True)
+    )
     drifts: list[Drift] = []
-    for railway_id, name in sorted(on_railway.items(), key=lambda item: item[1]):
-        # A clone that is creating its environment has not saved the Railway id yet: its live
-        # record holds the name, so anything a live record names is left alone.
+    settled: set[str] = set()
+    for env in tracked:
+        recorded = [i for i in env.created_railway_environment_ids() if i in on_railway]
+        if env.pk in busy:
+            # A run in progress settles its own environment (and may not have saved it yet).
+            settled.update(env.created_railway_environment_ids())
+            continue
+        if env.status == EnvironmentStatus.NEEDS_ATTENTION:
+            settled.update(env.created_railway_environment_ids())
+            drifts.append(
+                Drift(
+                    "needs_attention",
+                    site.slug,
+                    env.name,
+                    ", ".join(recorded) or env.railway_environment_id,
+                    env.pk,
+                )
+            )
+        elif env.status in EnvironmentStatus.live():
+            settled.update(env.created_railway_environment_ids())
+            if env.railway_environment_id and env.railway_environment_id not in on_railway:
+                drifts.append(
+                    Drift(
+                        "missing_on_railway",
+                        site.slug,
+                        env.name,
+                        env.railway_environment_id,
+                        env.pk,
+                    )
+                )
+    # Every id a run of this site recorded as created: the only environments that are ours.
+    for railway_id in created_railway_environment_ids(
+        RunStep.objects.filter(run__environment__site=site)
+    ):
         if (
-            railway_id == site.production_environment_id
-            or name in RESERVED
-            or railway_id in live_ids
-            or name in live_names
+            railway_id in settled
+            or railway_id not in on_railway
+            or railway_id == site.production_environment_id
         ):
             continue
-        former = deleted_by_id.get(railway_id) or deleted_by_name.get(name)
-        if former is None and not _GENERATED_NAME.match(name):
-            continue  # made by someone else (a "dev" environment of the client's): not ours
+        owner = StagingEnvironment.objects.filter(
+            runs__steps__created__railway_environment_id=railway_id, site=site
+        ).first()
         drifts.append(
             Drift(
                 "orphaned_on_railway",
                 site.slug,
-                name,
+                on_railway[railway_id],
                 railway_id,
-                former.pk if former else None,
+                owner.pk if owner else None,
             )
         )
-    busy = set(
-        site.environments.filter(runs__status__in=RunStatus.active()).values_list("pk", flat=True)
-    )
-    for env in live:
-        # An environment with a run in progress is that run's to settle.
-        if env.pk in busy or not env.railway_environment_id:
-            continue
-        if env.railway_environment_id not in on_railway:
-            drifts.append(
-                Drift("missing_on_railway", site.slug, env.name, env.railway_environment_id, env.pk)
-            )
     return drifts
 
 
@@ -156,10 +173,14 @@ def fix(drift: Drift, site: ClientSite, railway: RailwayClient, actor: Actor) ->
         target = StagingEnvironment.objects.get(pk=drift.staging_environment_id)
     try:
         if drift.kind == "orphaned_on_railway":
-            if drift.railway_environment_id == site.production_environment_id:
-                raise AssertionError("refusing to delete a production environment")
-            railway.delete_environment(drift.railway_environment_id)
+            _delete(railway, site, [drift.railway_environment_id])
             action = "staging.reconciled_orphan_deleted"
+        elif drift.kind == "needs_attention":
+            assert isinstance(target, StagingEnvironment)
+            # Marked deleted only after Railway accepted every delete (or had none to do).
+            _delete(railway, site, target.created_railway_environment_ids())
+            target.mark_deleted()
+            action = "staging.reconciled_attention_deleted"
         else:
             assert isinstance(target, StagingEnvironment)
             target.mark_deleted()
@@ -181,11 +202,19 @@ def fix(drift: Drift, site: ClientSite, railway: RailwayClient, actor: Actor) ->
     return Drift(**(asdict(drift) | {"fixed": True}))
 
 
+def _delete(railway: RailwayClient, site: ClientSite, railway_ids: list[str]) -> None:
+    for railway_id in railway_ids:
+        if railway_id == site.production_environment_id:
+            raise AssertionError("refusing to delete a production environment")
+        railway.delete_environment(railway_id)
+
+
 def _describe(drifts: list[Drift], errors: list[dict[str, str]], fixing: bool) -> str:
     if not drifts and not errors:
         return "Understudy and Railway agree: nothing to reconcile."
     labels = {
         "orphaned_on_railway": ("Orphaned on Railway", "deleted on Railway"),
+        "needs_attention": ("Needs attention", "deleted on Railway, marked deleted"),
         "missing_on_railway": ("Missing on Railway", "marked deleted"),
     }
     lines = []
