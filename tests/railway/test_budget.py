@@ -8,6 +8,7 @@ counted.
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
@@ -68,7 +69,8 @@ def test_a_clone_makes_at_most_40_railway_calls(
     site = site_for(project, slug=f"budget-{project.engine}", is_wordpress=is_wordpress)
     sandbox.reset_calls()
 
-    run = clone(site, paced_services)
+    # Its own name: other tests may leave environments in these session-wide sandbox projects.
+    run = clone(site, paced_services, name=f"budget-{uuid.uuid4().hex[:8]}")
 
     calls = sum(sandbox.calls.values())
     by_operation = dict(sandbox.calls)
