@@ -17,6 +17,7 @@ install: $(VENV)/.installed
 
 ## make run: the portal with its demo on http://127.0.0.1:8000/admin/ (SQLite, a job worker)
 run: export DEBUG ?= true
+run: export STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES ?= true
 run: install
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py serve_demo
