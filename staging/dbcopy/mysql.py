@@ -82,7 +82,7 @@ def connect(
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         tls["ssl"] = context
-    return pymysql.connect(
+    conn = pymysql.connect(
         host=url.connect_address,
         port=url.port,
         user=url.user,
@@ -94,8 +94,18 @@ def connect(
         local_infile=False,
         autocommit=True,
         charset="utf8mb4",
+        defer_connect=True,
         **tls,
     )
+    # PyMySQL's connect_timeout covers the TCP connect only; the handshake is read with the
+    # read timeout. A server that accepts and never greets must fail in connect_timeout, not
+    # in the (much longer) read timeout meant for slow statements.
+    conn._read_timeout = conn._write_timeout = limits.connect_timeout  # type: ignore[attr-defined]
+    try:
+        conn.connect()
+    finally:
+        conn._read_timeout = conn._write_timeout = limits.stall_timeout  # type: ignore[attr-defined]
+    return conn
 
 
 def connect_or_raise(
