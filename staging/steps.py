@@ -271,7 +271,11 @@ class CopyDatabase(Step):
                 )
 
         report = context.services.copy_database(
-            source_url, target_url, progress=on_progress, cancel=context.cancel
+            source_url,
+            target_url,
+            progress=on_progress,
+            cancel=context.cancel,
+            staging_marker=context.environment.railway_environment_id,
         )
         metrics = context.run.metrics
         metrics.update(
