@@ -9,6 +9,7 @@ import pymysql
 from psycopg import sql
 
 from staging import pipeline, runs
+from staging.dbcopy.markers import MARKER_TABLE
 from staging.models import ClientSite, Run, StagingEnvironment, Trigger
 from staging.railway import database_url
 from staging.railway.sandbox import Sandbox
@@ -32,7 +33,15 @@ def staging_database_url(services: Services, environment: StagingEnvironment) ->
     return url
 
 
-def row_counts(url: str) -> dict[str, int]:
+def row_counts(url: str, *, with_marker: bool = False) -> dict[str, int]:
+    """Rows per table; the staging marker (Understudy's, not the site's) left out unless asked."""
+    counts = _row_counts(url)
+    if not with_marker:
+        counts.pop(MARKER_TABLE, None)
+    return counts
+
+
+def _row_counts(url: str) -> dict[str, int]:
     if url.startswith("postgres"):
         with psycopg.connect(url) as conn:
             tables = [
