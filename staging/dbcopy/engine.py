@@ -36,7 +36,7 @@ from staging.dbcopy.errors import (
 from staging.dbcopy.limits import CONNECT_TIMEOUT_SECONDS, STALL_TIMEOUT_SECONDS, Limits
 from staging.dbcopy.markers import check as check_marker
 from staging.dbcopy.reports import CopyProgress, CopyReport, PreflightReport
-from staging.dbcopy.urls import DatabaseUrl, parse_url
+from staging.dbcopy.urls import DatabaseUrl, family_of, parse_url
 from staging.errors import UnderstudyError
 from staging.secrets import mask_text
 
@@ -83,29 +83,33 @@ def _engine(
     return MysqlEngine(source, target, jobs=jobs, limits=limits, staging_marker=staging_marker)
 
 
-def _source(url: str, allow_private: bool | None) -> DatabaseUrl:
+def _family(engine: str | None) -> str | None:
+    return None if engine is None else family_of(engine)
+
+
+def _source(url: str, allow_private: bool | None, engine: str | None = None) -> DatabaseUrl:
     return checked(
-        parse_url(url, role="source database"),
+        parse_url(url, family=_family(engine), role="source database"),
         allow_private=allow_private,
         unreachable=SourceUnreachable,
     )
 
 
-def _target(url: str, allow_private: bool | None) -> DatabaseUrl:
+def _target(url: str, allow_private: bool | None, engine: str | None = None) -> DatabaseUrl:
     return checked(
-        parse_url(url, role="target database"),
+        parse_url(url, family=_family(engine), role="target database"),
         allow_private=allow_private,
         unreachable=TargetUnreachable,
     )
 
 
 def _pair(
-    source_url: str, target_url: str, allow_private: bool | None
+    source_url: str, target_url: str, allow_private: bool | None, engine: str | None = None
 ) -> tuple[DatabaseUrl, DatabaseUrl]:
     """Both URLs validated, told apart, and their addresses checked, in that order: what can
     be refused without a DNS answer is refused first."""
-    source = parse_url(source_url, role="source database")
-    target = parse_url(target_url, role="target database")
+    source = parse_url(source_url, family=_family(engine), role="source database")
+    target = parse_url(target_url, family=_family(engine), role="target database")
     if source.family != target.family:
         raise EngineMismatch(
             f"Cannot copy {source.family} ({source}) into {target.family} ({target}).",
@@ -159,6 +163,7 @@ def _mask_details(value: Any, secrets: list[str]) -> Any:
 def inspect_source(
     source_url: str,
     *,
+    engine: str | None = None,
     allow_private: bool | None = None,
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
     stall_timeout: float = STALL_TIMEOUT_SECONDS,
@@ -167,7 +172,7 @@ def inspect_source(
     target exists; writes nothing. ``allow_private`` None: the deployment's setting."""
     limits = Limits(connect_timeout=connect_timeout, stall_timeout=stall_timeout)
     with masking(source_url):
-        source = _source(source_url, allow_private)
+        source = _source(source_url, allow_private, engine)
         return _engine(source, source, 2, limits=limits).preflight(with_target=False)
 
 
@@ -175,6 +180,7 @@ def check_staging_marker(
     url: str,
     marker: str,
     *,
+    engine: str | None = None,
     allow_private: bool | None = None,
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
     stall_timeout: float = STALL_TIMEOUT_SECONDS,
@@ -183,7 +189,7 @@ def check_staging_marker(
     the staging marker ``marker``; for steps that write into the target on their own."""
     limits = Limits(connect_timeout=connect_timeout, stall_timeout=stall_timeout)
     with masking(url):
-        target = _target(url, allow_private)
+        target = _target(url, allow_private, engine)
         check_marker(target, marker, limits=limits, secrets=tuple(_passwords((url,))))
 
 
@@ -191,6 +197,7 @@ def preflight(
     source_url: str,
     target_url: str,
     *,
+    engine: str | None = None,
     allow_private: bool | None = None,
     staging_marker: str | None = None,
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
@@ -200,7 +207,7 @@ def preflight(
     nothing anywhere."""
     limits = Limits(connect_timeout=connect_timeout, stall_timeout=stall_timeout)
     with masking(source_url, target_url):
-        source, target = _pair(source_url, target_url, allow_private)
+        source, target = _pair(source_url, target_url, allow_private, engine)
         report = _engine(
             source, target, 2, limits=limits, staging_marker=staging_marker
         ).preflight()
@@ -226,6 +233,7 @@ def copy_database(
     attempts: int = 3,
     jobs: int = 2,
     staging_marker: str | None = None,
+    engine: str | None = None,
     allow_private: bool | None = None,
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
     stall_timeout: float | None = None,
@@ -236,7 +244,8 @@ def copy_database(
     (``staging_target_not_marked`` otherwise, before anything is changed), and it carries it
     from the moment it has been emptied. ``allow_private`` None: the deployment's setting.
     ``stall_timeout``: an attempt in which nothing moves for this long is stopped
-    (``copy_stalled``).
+    (``copy_stalled``). ``engine`` (the site's: postgres, mysql or mariadb), when given, is
+    the engine both URLs must name.
     """
     with masking(source_url, target_url):
         return _copy_database(
@@ -248,6 +257,7 @@ def copy_database(
             attempts=attempts,
             jobs=jobs,
             staging_marker=staging_marker,
+            engine=engine,
             allow_private=allow_private,
             limits=Limits(
                 connect_timeout=connect_timeout,
@@ -266,26 +276,27 @@ def _copy_database(
     attempts: int,
     jobs: int,
     staging_marker: str | None,
+    engine: str | None,
     allow_private: bool | None,
     limits: Limits,
 ) -> CopyReport:
     started = time.monotonic()
-    source, target = _pair(source_url, target_url, allow_private)
-    engine = _engine(source, target, jobs, limits=limits, staging_marker=staging_marker)
-    report = engine.preflight()
+    source, target = _pair(source_url, target_url, allow_private, engine)
+    copier = _engine(source, target, jobs, limits=limits, staging_marker=staging_marker)
+    report = copier.preflight()
     deadline = started + (
         timeout if timeout is not None else default_timeout(report.source_size_bytes)
     )
     cancel = cancel or threading.Event()
     secrets = [s for s in (source.password, target.password) if s]
-    total_bytes = max(engine.estimate_bytes(), 1)
-    logger.info("copying %s -> %s with %s (%d bytes)", source, target, engine.method, total_bytes)
+    total_bytes = max(copier.estimate_bytes(), 1)
+    logger.info("copying %s -> %s with %s (%d bytes)", source, target, copier.method, total_bytes)
     last_error: CopyError | None = None
     for number in range(1, max(attempts, 1) + 1):
         attempt = Attempt(number=number, secrets=secrets, total_bytes=total_bytes)
         try:
             row_counts, bytes_copied = _supervise(
-                engine, attempt, progress, deadline, cancel, limits.stall_timeout
+                copier, attempt, progress, deadline, cancel, limits.stall_timeout
             )
         except TransientCopyError as error:
             last_error = error
@@ -297,7 +308,7 @@ def _copy_database(
         logger.info("copied %s -> %s in %.1f s (%d attempt(s))", source, target, duration, number)
         return CopyReport(
             engine=report.engine,
-            method=engine.method,
+            method=copier.method,
             source_size_bytes=report.source_size_bytes,
             bytes_copied=bytes_copied,
             duration_seconds=duration,

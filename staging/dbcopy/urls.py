@@ -106,6 +106,16 @@ class DatabaseUrl:
         return dataclasses.replace(self, address=address)
 
 
+def family_of(engine: str) -> str:
+    """The family (postgres or mysql) of a site's engine: postgres, mysql or mariadb."""
+    found = _ENGINES.get(engine.lower())
+    if found is None:
+        raise UnsupportedDatabase(
+            f"{engine!r} is not an engine Understudy can copy.", details={"engine": engine}
+        )
+    return found
+
+
 def parse_url(url: str, *, family: str | None = None, role: str = "database") -> DatabaseUrl:
     """Validate a database URL; ``family`` (postgres or mysql), when given, must match."""
 

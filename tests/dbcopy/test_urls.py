@@ -215,3 +215,13 @@ def test_a_password_with_quotes_backslashes_and_hashes_still_copies() -> None:
             for name in names:
                 cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
             cur.execute("DROP USER IF EXISTS %s@'%%'", (user,))
+
+
+def test_a_url_that_names_another_engine_than_the_sites_is_refused(
+    pg_source: Database, pg_target: Database
+) -> None:
+    with pytest.raises(DatabaseUrlInvalid) as error:
+        copy_database(pg_source.url, pg_target.url, engine="mariadb")
+
+    assert "mysql database was expected" in error.value.message
+    assert pg_source.password not in str(error.value)
