@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 ## make run: the portal with its demo on http://127.0.0.1:8000/admin/ (SQLite, a job worker).
 ## It migrates first; started while the demo runs, it says so and changes nothing.
 run: export DEBUG ?= true
+run: export STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES ?= true
 run: install
 	$(PYTHON) manage.py serve_demo
 

@@ -150,6 +150,14 @@ STAGING_HEALTH_CHECK_TIMEOUT_SECONDS = env.integer(
 COPY_TIMEOUT_SECONDS = env.integer("COPY_TIMEOUT_SECONDS", default=0, minimum=0)
 COPY_ATTEMPTS = env.integer("COPY_ATTEMPTS", default=3, minimum=1)
 COPY_JOBS = env.integer("COPY_JOBS", default=2, minimum=1)
+# A copy in which nothing moves for this long is stopped: a client's database server that
+# accepts and never answers must not hold a worker.
+COPY_STALL_TIMEOUT_SECONDS = env.integer("COPY_STALL_TIMEOUT_SECONDS", default=600, minimum=5)
+# Client databases are reached only at public addresses; development (the Railway sandbox and
+# the tests, whose servers listen on 127.0.0.1) allows loopback and private ones.
+STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES = env.boolean(
+    "STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES", default=False
+)
 
 # Notifications when a run ends
 SLACK_WEBHOOK_URL = env.string("SLACK_WEBHOOK_URL")

@@ -45,6 +45,7 @@ def default_services() -> Services:
             timeout=settings.COPY_TIMEOUT_SECONDS or None,
             attempts=settings.COPY_ATTEMPTS,
             jobs=settings.COPY_JOBS,
+            stall_timeout=settings.COPY_STALL_TIMEOUT_SECONDS,
             **options,
         )
 

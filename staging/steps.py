@@ -390,7 +390,11 @@ class CopyDatabase(Step):
                 )
 
         report = context.services.copy_database(
-            source_url, target_url, progress=on_progress, cancel=context.cancel
+            source_url,
+            target_url,
+            progress=on_progress,
+            cancel=context.cancel,
+            staging_marker=context.environment.railway_environment_id,
         )
         metrics = context.run.metrics
         metrics.update(
@@ -423,8 +427,13 @@ class PrepareSite(Step):
         target_url = context.values["target_url"]
         # This step writes into the target on its own (URL rewrite, masking), so it must not
         # rely on the copy before it having refused production: the servers are asked again,
-        # which also sees through another host name, user or proxy for the same database.
-        dbcopy.preflight(_production_database_url(context), target_url)
+        # which also sees through another host name, user or proxy for the same database; and
+        # the target must carry this environment's staging marker, written by the copy.
+        dbcopy.preflight(
+            _production_database_url(context),
+            target_url,
+            staging_marker=environment.railway_environment_id,
+        )
         salt = _masking_salt(site)
         if site.is_wordpress:
             report = services.prepare_wordpress(

@@ -16,6 +16,8 @@ os.environ.setdefault(
     "REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"
 )
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# The test servers (and the Railway sandbox's databases) listen on 127.0.0.1.
+os.environ.setdefault("STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES", "true")
 
 from portal.settings import *  # noqa: E402, F403
 

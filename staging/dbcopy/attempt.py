@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
@@ -48,6 +50,27 @@ TRANSIENT_MARKERS = (
 )
 
 
+def minimal_env(home: str, **extra: str) -> dict[str, str]:
+    """The whole environment of a client tool: never the worker's (its Railway token, its
+    SECRET_KEY, its DATABASE_URL, the PG*/MYSQL* variables that would steer the tool)."""
+    env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C.UTF-8", "HOME": home}
+    env.update(extra)
+    return env
+
+
+def tool_version(tool: str) -> str:
+    """What ``tool --version`` prints, run with a minimal environment."""
+    with tempfile.TemporaryDirectory(prefix="understudy-home-") as home:
+        return subprocess.run(
+            [tool, "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            env=minimal_env(home),
+        ).stdout
+
+
 class Aborted(Exception):
     """The supervisor stopped this attempt (timeout or cancel); not an error of the copy."""
 
@@ -73,6 +96,25 @@ class Attempt:
         self._cancel_hooks: dict[int, Callable[[], None]] = {}
         self._bytes = 0
         self._rows = 0
+        self._activity = 0
+        self._home: str | None = None
+
+    # -- environment -------------------------------------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A minimal environment for a client tool, with a HOME of this attempt's own (so no
+        ``~/.my.cnf`` or ``~/.pgpass`` of the worker is read)."""
+        with self._lock:
+            if self._home is None:
+                self._home = tempfile.mkdtemp(prefix="understudy-home-")
+            home = self._home
+        return minimal_env(home, **extra)
+
+    def cleanup(self) -> None:
+        with self._lock:
+            home, self._home = self._home, None
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
 
     # -- progress ----------------------------------------------------------------------------
 
@@ -80,6 +122,16 @@ class Attempt:
         with self._lock:
             self._bytes += bytes_copied
             self._rows += rows
+
+    def touch(self) -> None:
+        """Something moved (a statement finished, a tool wrote a line): not stalled."""
+        self._activity += 1
+
+    @property
+    def activity(self) -> tuple[int, int, int, int]:
+        """Changes whenever the attempt makes progress of any kind; the stall detector
+        compares it over time."""
+        return (self._bytes, self._rows, len(self.phases), self._activity)
 
     @property
     def bytes_copied(self) -> int:
@@ -154,7 +206,7 @@ class Attempt:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        tail = _StderrTail(process)
+        tail = _StderrTail(process, self.touch)
         with self._lock:
             self._processes.add(process)
             self._stderr[id(process)] = tail
@@ -211,9 +263,10 @@ class _StderrTail(threading.Thread):
 
     KEEP = 64 * 1024
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], touch: Callable[[], None]) -> None:
         super().__init__(name=f"dbcopy-stderr-{process.pid}", daemon=True)
         self._stream = process.stderr
+        self._touch = touch
         self._data = bytearray()
         self.start()
 
@@ -223,6 +276,7 @@ class _StderrTail(threading.Thread):
         with contextlib.suppress(OSError, ValueError):
             while chunk := self._stream.read1(1 << 16):  # type: ignore[attr-defined]
                 self._data += chunk
+                self._touch()
                 if len(self._data) > 2 * self.KEEP:
                     del self._data[: -self.KEEP]
 

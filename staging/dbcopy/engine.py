@@ -1,8 +1,13 @@
 """The one entry point of the copy: preflight, attempts, supervision, report.
 
 The attempt runs in a worker thread; the caller's thread supervises it, so that progress is
-reported on time, a timeout or a cancel stops it within a second or two, and the progress
-callback always runs in the caller's thread.
+reported on time, a timeout, a stall or a cancel stops it within a second or two, and the
+progress callback always runs in the caller's thread.
+
+Both URLs come from the client's Railway project and are untrusted: they are validated
+(:mod:`staging.dbcopy.urls`), their hosts resolved once and checked against the address policy
+(:mod:`staging.dbcopy.addresses`), and every connection goes to the checked address. Every
+message that leaves this package is masked with both passwords.
 """
 
 from __future__ import annotations
@@ -12,20 +17,28 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
+from staging.dbcopy.addresses import checked
 from staging.dbcopy.attempt import Aborted, Attempt
 from staging.dbcopy.errors import (
     CopyCancelled,
     CopyError,
+    CopyStalled,
     CopyTimeout,
     EngineMismatch,
+    SourceUnreachable,
     TargetIsSource,
+    TargetUnreachable,
     TransientCopyError,
 )
+from staging.dbcopy.limits import CONNECT_TIMEOUT_SECONDS, STALL_TIMEOUT_SECONDS, Limits
+from staging.dbcopy.markers import check as check_marker
 from staging.dbcopy.reports import CopyProgress, CopyReport, PreflightReport
-from staging.dbcopy.urls import DatabaseUrl, parse_url
+from staging.dbcopy.urls import DatabaseUrl, family_of, parse_url
+from staging.errors import UnderstudyError
+from staging.secrets import mask_text
 
 logger = logging.getLogger("staging.dbcopy")
 
@@ -52,35 +65,152 @@ def default_timeout(size_bytes: int) -> float:
 
 
 def _engine(
-    source: DatabaseUrl, target: DatabaseUrl, jobs: int, *, same_ok: bool = False
+    source: DatabaseUrl,
+    target: DatabaseUrl,
+    jobs: int,
+    *,
+    limits: Limits,
+    staging_marker: str | None = None,
 ) -> Engine:
+    if source.family == "postgres":
+        from staging.dbcopy.postgres import PostgresEngine
+
+        return PostgresEngine(
+            source, target, jobs=jobs, limits=limits, staging_marker=staging_marker
+        )
+    from staging.dbcopy.mysql import MysqlEngine
+
+    return MysqlEngine(source, target, jobs=jobs, limits=limits, staging_marker=staging_marker)
+
+
+def _family(engine: str | None) -> str | None:
+    return None if engine is None else family_of(engine)
+
+
+def _source(url: str, allow_private: bool | None, engine: str | None = None) -> DatabaseUrl:
+    return checked(
+        parse_url(url, family=_family(engine), role="source database"),
+        allow_private=allow_private,
+        unreachable=SourceUnreachable,
+    )
+
+
+def _target(url: str, allow_private: bool | None, engine: str | None = None) -> DatabaseUrl:
+    return checked(
+        parse_url(url, family=_family(engine), role="target database"),
+        allow_private=allow_private,
+        unreachable=TargetUnreachable,
+    )
+
+
+def _pair(
+    source_url: str, target_url: str, allow_private: bool | None, engine: str | None = None
+) -> tuple[DatabaseUrl, DatabaseUrl]:
+    """Both URLs validated, told apart, and their addresses checked, in that order: what can
+    be refused without a DNS answer is refused first."""
+    source = parse_url(source_url, family=_family(engine), role="source database")
+    target = parse_url(target_url, family=_family(engine), role="target database")
     if source.family != target.family:
         raise EngineMismatch(
             f"Cannot copy {source.family} ({source}) into {target.family} ({target}).",
             details={"source": source.family, "target": target.family},
         )
-    if not same_ok:
-        refuse_same_address(source, target)
-    if source.family == "postgres":
-        from staging.dbcopy.postgres import PostgresEngine
+    refuse_same_address(source, target)
+    source = checked(source, allow_private=allow_private, unreachable=SourceUnreachable)
+    target = checked(target, allow_private=allow_private, unreachable=TargetUnreachable)
+    refuse_same_address(source, target)
+    for url in (source, target):
+        if url.dropped_params:
+            logger.warning("%s: ignored URL parameter(s) %s", url, ", ".join(url.dropped_params))
+    return source, target
 
-        return PostgresEngine(source, target, jobs=jobs)
-    from staging.dbcopy.mysql import MysqlEngine
 
-    return MysqlEngine(source, target, jobs=jobs)
+@contextlib.contextmanager
+def masking(*urls: str) -> Iterator[None]:
+    """Whatever leaves the block carries no password of these URLs (a driver that echoes its
+    connection string, a tool that prints its command line)."""
+    try:
+        yield
+    except BaseException as error:
+        secrets = _passwords(urls)
+        if isinstance(error, UnderstudyError):
+            error.message = mask_text(error.message, secrets)
+            error.details = _mask_details(error.details, secrets)
+        error.args = tuple(
+            mask_text(arg, secrets) if isinstance(arg, str) else arg for arg in error.args
+        )
+        raise
 
 
-def inspect_source(source_url: str) -> PreflightReport:
+def _passwords(urls: tuple[str, ...]) -> list[str]:
+    found = []
+    for url in urls:
+        with contextlib.suppress(Exception):
+            found.append(parse_url(url).password)
+    return [p for p in found if p]
+
+
+def _mask_details(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, dict):
+        return {k: _mask_details(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_mask_details(v, secrets) for v in value)
+    return value
+
+
+def inspect_source(
+    source_url: str,
+    *,
+    engine: str | None = None,
+    allow_private: bool | None = None,
+    connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    stall_timeout: float = STALL_TIMEOUT_SECONDS,
+) -> PreflightReport:
     """The source half of the preflight (tools, versions, reachability, size), before any
-    target exists; writes nothing."""
-    source = parse_url(source_url)
-    return _engine(source, source, 2, same_ok=True).preflight(with_target=False)
+    target exists; writes nothing. ``allow_private`` None: the deployment's setting."""
+    limits = Limits(connect_timeout=connect_timeout, stall_timeout=stall_timeout)
+    with masking(source_url):
+        source = _source(source_url, allow_private, engine)
+        return _engine(source, source, 2, limits=limits).preflight(with_target=False)
 
 
-def preflight(source_url: str, target_url: str) -> PreflightReport:
-    """Check tools, reachability, size and identity; writes nothing anywhere."""
-    source, target = parse_url(source_url), parse_url(target_url)
-    report = _engine(source, target, 2).preflight()
+def check_staging_marker(
+    url: str,
+    marker: str,
+    *,
+    engine: str | None = None,
+    allow_private: bool | None = None,
+    connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    stall_timeout: float = STALL_TIMEOUT_SECONDS,
+) -> None:
+    """Refuse (``staging_target_not_marked``) unless the database at ``url`` is empty or carries
+    the staging marker ``marker``; for steps that write into the target on their own."""
+    limits = Limits(connect_timeout=connect_timeout, stall_timeout=stall_timeout)
+    with masking(url):
+        target = _target(url, allow_private, engine)
+        check_marker(target, marker, limits=limits, secrets=tuple(_passwords((url,))))
+
+
+def preflight(
+    source_url: str,
+    target_url: str,
+    *,
+    engine: str | None = None,
+    allow_private: bool | None = None,
+    staging_marker: str | None = None,
+    connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    stall_timeout: float = STALL_TIMEOUT_SECONDS,
+) -> PreflightReport:
+    """Check tools, reachability, size, identity (and the staging marker, when given); writes
+    nothing anywhere."""
+    limits = Limits(connect_timeout=connect_timeout, stall_timeout=stall_timeout)
+    with masking(source_url, target_url):
+        source, target = _pair(source_url, target_url, allow_private, engine)
+        report = _engine(
+            source, target, 2, limits=limits, staging_marker=staging_marker
+        ).preflight()
     logger.info(
         "preflight of %s -> %s: %s %s, %d bytes, client %s",
         source,
@@ -102,24 +232,72 @@ def copy_database(
     cancel: threading.Event | None = None,
     attempts: int = 3,
     jobs: int = 2,
+    staging_marker: str | None = None,
+    engine: str | None = None,
+    allow_private: bool | None = None,
+    connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    stall_timeout: float | None = None,
 ) -> CopyReport:
-    """Copy the source database into the target, replacing everything in the target."""
+    """Copy the source database into the target, replacing everything in the target.
+
+    With ``staging_marker``, the target must be empty or carry that marker
+    (``staging_target_not_marked`` otherwise, before anything is changed), and it carries it
+    from the moment it has been emptied. ``allow_private`` None: the deployment's setting.
+    ``stall_timeout``: an attempt in which nothing moves for this long is stopped
+    (``copy_stalled``). ``engine`` (the site's: postgres, mysql or mariadb), when given, is
+    the engine both URLs must name.
+    """
+    with masking(source_url, target_url):
+        return _copy_database(
+            source_url,
+            target_url,
+            progress=progress,
+            timeout=timeout,
+            cancel=cancel,
+            attempts=attempts,
+            jobs=jobs,
+            staging_marker=staging_marker,
+            engine=engine,
+            allow_private=allow_private,
+            limits=Limits(
+                connect_timeout=connect_timeout,
+                stall_timeout=STALL_TIMEOUT_SECONDS if stall_timeout is None else stall_timeout,
+            ),
+        )
+
+
+def _copy_database(
+    source_url: str,
+    target_url: str,
+    *,
+    progress: Callable[[CopyProgress], None] | None,
+    timeout: float | None,
+    cancel: threading.Event | None,
+    attempts: int,
+    jobs: int,
+    staging_marker: str | None,
+    engine: str | None,
+    allow_private: bool | None,
+    limits: Limits,
+) -> CopyReport:
     started = time.monotonic()
-    source, target = parse_url(source_url), parse_url(target_url)
-    engine = _engine(source, target, jobs)
-    report = engine.preflight()
+    source, target = _pair(source_url, target_url, allow_private, engine)
+    copier = _engine(source, target, jobs, limits=limits, staging_marker=staging_marker)
+    report = copier.preflight()
     deadline = started + (
         timeout if timeout is not None else default_timeout(report.source_size_bytes)
     )
     cancel = cancel or threading.Event()
     secrets = [s for s in (source.password, target.password) if s]
-    total_bytes = max(engine.estimate_bytes(), 1)
-    logger.info("copying %s -> %s with %s (%d bytes)", source, target, engine.method, total_bytes)
+    total_bytes = max(copier.estimate_bytes(), 1)
+    logger.info("copying %s -> %s with %s (%d bytes)", source, target, copier.method, total_bytes)
     last_error: CopyError | None = None
     for number in range(1, max(attempts, 1) + 1):
         attempt = Attempt(number=number, secrets=secrets, total_bytes=total_bytes)
         try:
-            row_counts, bytes_copied = _supervise(engine, attempt, progress, deadline, cancel)
+            row_counts, bytes_copied = _supervise(
+                copier, attempt, progress, deadline, cancel, limits.stall_timeout
+            )
         except TransientCopyError as error:
             last_error = error
             logger.warning("attempt %d of %d failed: %s", number, attempts, error.message)
@@ -130,7 +308,7 @@ def copy_database(
         logger.info("copied %s -> %s in %.1f s (%d attempt(s))", source, target, duration, number)
         return CopyReport(
             engine=report.engine,
-            method=engine.method,
+            method=copier.method,
             source_size_bytes=report.source_size_bytes,
             bytes_copied=bytes_copied,
             duration_seconds=duration,
@@ -151,6 +329,21 @@ def _supervise(
     progress: Callable[[CopyProgress], None] | None,
     deadline: float,
     cancel: threading.Event,
+    stall_timeout: float = STALL_TIMEOUT_SECONDS,
+) -> tuple[dict[str, int], int]:
+    try:
+        return _watch(engine, attempt, progress, deadline, cancel, stall_timeout)
+    finally:
+        attempt.cleanup()
+
+
+def _watch(
+    engine: Engine,
+    attempt: Attempt,
+    progress: Callable[[CopyProgress], None] | None,
+    deadline: float,
+    cancel: threading.Event,
+    stall_timeout: float,
 ) -> tuple[dict[str, int], int]:
     outcome: list[tuple[dict[str, int], int]] = []
     failure: list[BaseException] = []
@@ -166,13 +359,24 @@ def _supervise(
     phases_reported = 0
     last_report = 0.0
     stop: CopyError | None = None
+    activity, moved = attempt.activity, time.monotonic()
     while thread.is_alive():
         thread.join(0.25)
         now = time.monotonic()
+        if attempt.activity != activity:
+            activity, moved = attempt.activity, now
         if stop is None and cancel.is_set():
             stop = CopyCancelled("The copy was cancelled.")
         elif stop is None and now >= deadline:
             stop = CopyTimeout("The copy did not finish in time and was stopped.")
+        elif stop is None and now - moved >= stall_timeout:
+            # A database server that accepts and never answers, or stops answering half-way:
+            # neither the driver nor the client tools would ever give up on their own.
+            stop = CopyStalled(
+                f"Nothing moved for {stall_timeout:.0f} seconds during the {attempt.phase} "
+                "phase: a database server stopped answering. The copy was stopped.",
+                details={"phase": attempt.phase, "stall_timeout_seconds": stall_timeout},
+            )
         if stop is not None:
             _stop(attempt, thread)
             raise stop
@@ -244,7 +448,7 @@ def refuse_same_address(source: DatabaseUrl, target: DatabaseUrl) -> None:
     )
     if not same_database or source.port != target.port:
         return
-    if _addresses(source.host) & _addresses(target.host):
+    if _addresses(source.address or source.host) & _addresses(target.address or target.host):
         raise TargetIsSource(
             f"The target {target} is the source database {source}: refusing to copy.",
             details={"source": source.masked, "target": target.masked},

@@ -70,3 +70,33 @@ class TransientCopyError(CopyError):
     It keeps the ``copy_failed`` code because it reaches the caller only once the attempts are
     exhausted, and then the copy has simply failed.
     """
+
+
+class DatabaseUrlInvalid(CopyError):
+    """A database URL read from Railway is malformed or carries something we refuse.
+
+    The message never quotes the URL: a URL that does not parse cannot be masked reliably.
+    """
+
+    code = "database_url_invalid"
+    http_status = 400
+
+
+class DatabaseAddressRefused(CopyError):
+    """The database host resolves to an address the worker must not connect to."""
+
+    code = "database_address_refused"
+    http_status = 422
+
+
+class TargetNotMarked(CopyError):
+    """The target is neither empty nor marked as the staging copy of this environment."""
+
+    code = "staging_target_not_marked"
+    http_status = 409
+
+
+class CopyStalled(CopyTimeout):
+    """A server stopped answering in the middle of a copy (nothing moved for too long)."""
+
+    code = "copy_stalled"

@@ -15,7 +15,11 @@ The method ("parallel-load"), chosen by measurement (docs/performance.md):
 4. the rows of every table are counted in the stream as they pass and compared with
    ``count(*)`` on the target; AUTO_INCREMENT counters must not be behind the source's.
 
-Passwords reach the client tools through an option file readable only by this user.
+Passwords reach the client tools through an option file readable only by this user, read
+with ``--defaults-file`` (no other option file) and written with every value quoted and
+escaped; the URL's parts were refused if they held control characters, so no value can add a
+line. ``LOAD DATA LOCAL`` is off everywhere: a hostile server could otherwise ask the client to
+send it any file the worker can read.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import queue
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -35,17 +40,20 @@ from typing import IO, Any
 import pymysql
 import pymysql.cursors
 
-from staging.dbcopy.attempt import Attempt, is_transient, kill_group
+from staging.dbcopy.attempt import Attempt, is_transient, kill_group, tool_version
 from staging.dbcopy.errors import (
     CopyError,
     CopyToolIncompatible,
     CopyToolMissing,
     CopyVerificationFailed,
+    DatabaseUrlInvalid,
     SourceUnreachable,
     TargetIsSource,
     TargetUnreachable,
     TransientCopyError,
 )
+from staging.dbcopy.limits import Limits
+from staging.dbcopy.markers import MARKER_TABLE, check_mysql, write_mysql
 from staging.dbcopy.reports import PreflightReport
 from staging.dbcopy.urls import DatabaseUrl
 from staging.secrets import mask_text
@@ -61,13 +69,79 @@ _DEFINER = re.compile(rb"DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
 _SYSTEM_SCHEMAS = {"mysql", "information_schema", "performance_schema", "sys"}
 
 
+def connect(
+    url: DatabaseUrl, *, limits: Limits | None = None
+) -> pymysql.connections.Connection[Any]:
+    """A session with a client's server: at the checked address, TLS whenever the server offers
+    it (required when the URL says so; the certificate is not verified: see docs/security.md),
+    read and write timeouts, and ``LOAD DATA LOCAL`` refused."""
+    limits = limits or Limits()
+    tls: dict[str, Any] = {}
+    if url.tls == "require":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        tls["ssl"] = context
+    conn = pymysql.connect(
+        host=url.connect_address,
+        port=url.port,
+        user=url.user,
+        password=url.password,
+        database=url.database,
+        connect_timeout=limits.connect_timeout,
+        read_timeout=limits.stall_timeout,
+        write_timeout=limits.stall_timeout,
+        local_infile=False,
+        autocommit=True,
+        charset="utf8mb4",
+        defer_connect=True,
+        **tls,
+    )
+    # PyMySQL's connect_timeout covers the TCP connect only; the handshake is read with the
+    # read timeout. A server that accepts and never greets must fail in connect_timeout, not
+    # in the (much longer) read timeout meant for slow statements.
+    conn._read_timeout = conn._write_timeout = limits.connect_timeout  # type: ignore[attr-defined]
+    try:
+        conn.connect()
+    finally:
+        conn._read_timeout = conn._write_timeout = limits.stall_timeout  # type: ignore[attr-defined]
+    return conn
+
+
+def connect_or_raise(
+    url: DatabaseUrl,
+    error: type[CopyError],
+    role: str,
+    *,
+    limits: Limits,
+    secrets: tuple[str, ...],
+) -> pymysql.connections.Connection[Any]:
+    try:
+        return connect(url, limits=limits)
+    except pymysql.Error as exc:
+        raise error(
+            f"Cannot connect to the {role} database {url}: {mask_text(str(exc), secrets)}",
+            details={"url": url.masked},
+        ) from None
+
+
 class MysqlEngine:
     method = "parallel-load"
 
-    def __init__(self, source: DatabaseUrl, target: DatabaseUrl, *, jobs: int) -> None:
+    def __init__(
+        self,
+        source: DatabaseUrl,
+        target: DatabaseUrl,
+        *,
+        jobs: int,
+        limits: Limits | None = None,
+        staging_marker: str | None = None,
+    ) -> None:
         self.source = source
         self.target = target
         self.jobs = max(1, jobs)
+        self.limits = limits or Limits()
+        self.staging_marker = staging_marker
         self.secrets = tuple(s for s in (source.password, target.password) if s)
         self.dump_tool = "mariadb-dump"
         self.client_tool = "mariadb"
@@ -77,32 +151,12 @@ class MysqlEngine:
     # -- connections -------------------------------------------------------------------------
 
     def _connect(self, url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
-        ssl: dict[str, Any] | None = None
-        mode = (url.param("ssl-mode") or url.param("sslmode") or url.param("ssl") or "").lower()
-        if mode in {"required", "require", "verify_ca", "verify-ca", "verify_identity", "true"}:
-            ssl = {"ssl": {}}
-        return pymysql.connect(
-            host=url.host,
-            port=url.port,
-            user=url.user,
-            password=url.password,
-            database=url.database,
-            connect_timeout=10,
-            autocommit=True,
-            charset="utf8mb4",
-            **(ssl or {}),
-        )
+        return connect(url, limits=self.limits)
 
     def _connect_or_raise(
         self, url: DatabaseUrl, error: type[CopyError], role: str
     ) -> pymysql.connections.Connection[Any]:
-        try:
-            return self._connect(url)
-        except pymysql.Error as exc:
-            raise error(
-                f"Cannot connect to the {role} database {url}: {self._mask(str(exc))}",
-                details={"url": url.masked},
-            ) from None
+        return connect_or_raise(url, error, role, limits=self.limits, secrets=self.secrets)
 
     def _mask(self, text: str) -> str:
         return mask_text(text, self.secrets)
@@ -127,6 +181,9 @@ class MysqlEngine:
                 target = self._connect_or_raise(self.target, TargetUnreachable, "target")
                 try:
                     self._refuse_same_database(source, target)
+                    if self.staging_marker is not None:
+                        with target.cursor() as cursor:
+                            check_mysql(cursor, self.staging_marker)
                 finally:
                     target.close()
         finally:
@@ -161,9 +218,7 @@ class MysqlEngine:
                 details={"install": package},
             )
         dump, client = found[0]
-        output = subprocess.run(
-            [dump, "--version"], capture_output=True, text=True, check=False, timeout=30
-        ).stdout.strip()
+        output = tool_version(dump).strip()
         leading = re.match(r"\d+", server_version)
         major = int(leading.group(0)) if leading else 0
         if not server_is_mariadb and major >= 8 and "mariadb" in output.lower():
@@ -210,7 +265,7 @@ class MysqlEngine:
     # -- the copy ----------------------------------------------------------------------------
 
     def estimate_bytes(self) -> int:
-        conn = self._connect(self.source)
+        conn = self._connect_or_raise(self.source, SourceUnreachable, "source")
         try:
             with conn.cursor() as cur:
                 cur.execute(
@@ -252,24 +307,27 @@ class MysqlEngine:
     @contextlib.contextmanager
     def _option_files(self) -> Iterator[tuple[str, str]]:
         """Option files (mode 0600) that carry the credentials, so ``ps`` never shows them."""
+        oracle = not self.dump_tool.startswith("mariadb")
         with tempfile.TemporaryDirectory(prefix="understudy-dbcopy-") as workdir:
             paths = []
             for role, url in (("source", self.source), ("target", self.target)):
                 path = os.path.join(workdir, f"{role}.cnf")
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(_option_file(url))
+                    handle.write(option_file(url, self.limits, oracle=oracle))
                 paths.append(path)
             yield paths[0], paths[1]
 
     def _dump_command(self, options_file: str, extra: list[str]) -> list[str]:
         return [
             self.dump_tool,
-            f"--defaults-extra-file={options_file}",
+            # The only option file read: no ~/.my.cnf, no /etc/mysql/ settings.
+            f"--defaults-file={options_file}",
             "--single-transaction",
             "--skip-lock-tables",
             "--no-tablespaces",
             "--default-character-set=utf8mb4",
+            f"--ignore-table={self.source.database}.{MARKER_TABLE}",
             *extra,
             "--",
             self.source.database,
@@ -278,7 +336,9 @@ class MysqlEngine:
     def _client_command(self, options_file: str) -> list[str]:
         return [
             self.client_tool,
-            f"--defaults-extra-file={options_file}",
+            f"--defaults-file={options_file}",
+            # A hostile server answers a query with "send me this file": never.
+            "--local-infile=0",
             "--default-character-set=utf8mb4",
             "--batch",
             # A silent reconnect would carry on without the session settings (checks off,
@@ -288,9 +348,6 @@ class MysqlEngine:
             "--database",
             self.target.database,
         ]
-
-    def _env(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
 
     def _clean_target(self, attempt: Attempt) -> dict[str, int]:
         """Drop every object in the target database (keeping it) and read the source counters.
@@ -329,6 +386,8 @@ class MysqlEngine:
                 )
                 for (name,) in list(cur.fetchall()):
                     cur.execute(f"DROP EVENT IF EXISTS {_ident(name)}")
+                if self.staging_marker is not None:
+                    write_mysql(cur, self.staging_marker)
                 try:
                     cur.execute("SET SESSION sql_log_bin = 0")
                     self.sql_log_bin = True
@@ -371,9 +430,9 @@ class MysqlEngine:
         """
         dump_cmd = self._dump_command(source_options, ["--skip-comments", *extra])
         with (
-            attempt.spawn(dump_cmd, env=self._env(), stdout=subprocess.PIPE) as dump,
+            attempt.spawn(dump_cmd, env=attempt.env(), stdout=subprocess.PIPE) as dump,
             attempt.spawn(
-                self._client_command(target_options), env=self._env(), stdin=subprocess.PIPE
+                self._client_command(target_options), env=attempt.env(), stdin=subprocess.PIPE
             ) as load,
         ):
             assert dump.stdout is not None and load.stdin is not None
@@ -385,6 +444,7 @@ class MysqlEngine:
                         line = deferring.feed(line)
                     if line:
                         load.stdin.write(line)
+                        attempt.touch()
                 load.stdin.close()
             except BrokenPipeError:
                 pass
@@ -427,6 +487,7 @@ class MysqlEngine:
                                 return
                             adds = ", ".join(f"ADD {clause}" for clause in clauses)
                             cur.execute(f"ALTER TABLE {_ident(table)} {adds}")
+                            attempt.touch()
                 except BaseException as exc:
                     errors.append(exc)
 
@@ -485,7 +546,7 @@ class MysqlEngine:
         completed = False
         try:
             with (
-                attempt.spawn(dump_cmd, env=self._env(), stdout=subprocess.PIPE) as dump,
+                attempt.spawn(dump_cmd, env=attempt.env(), stdout=subprocess.PIPE) as dump,
                 attempt.cancelling(lambda: self._kill_sessions(sessions)),
             ):
                 try:
@@ -634,12 +695,13 @@ class MysqlEngine:
                     "SELECT table_name FROM information_schema.TABLES "
                     "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
                 )
-                tables = [str(row[0]) for row in cur.fetchall()]
+                tables = [str(row[0]) for row in cur.fetchall() if row[0] != MARKER_TABLE]
                 target_counts: dict[str, int] = {}
                 for table in tables:
                     attempt.check()
                     cur.execute(f"SELECT COUNT(*) FROM {_ident(table)}")  # noqa: S608 - quoted name
                     target_counts[table] = int((cur.fetchone() or (0,))[0])
+                    attempt.touch()
         except pymysql.Error as exc:
             raise self._error(exc, "verifying the copy") from None
         finally:
@@ -818,18 +880,36 @@ def _ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _option_file(url: DatabaseUrl) -> str:
-    def quoted(value: str) -> str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _option_value(value: str) -> str:
+    """A value the MariaDB and MySQL option-file readers take back unchanged: double-quoted,
+    backslash and quote escaped. Control characters were refused with the URL; they are
+    refused again here, since one newline would start a line of the attacker's choosing."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise DatabaseUrlInvalid(
+            "A database URL part holds a control character; it cannot go into an option file."
+        )
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
+
+def option_file(url: DatabaseUrl, limits: Limits | None = None, *, oracle: bool = False) -> str:
+    """The ``[client]`` option file of one database, for ``--defaults-file``.
+
+    ``loose-`` options are ignored by the tools that do not know them: MariaDB's tools take
+    ``ssl`` (TLS when the server offers it), Oracle's ``ssl-mode``.
+    """
+    limits = limits or Limits()
     lines = [
         "[client]",
-        f"host={quoted(url.host)}",
-        f"port={url.port}",
-        f"user={quoted(url.user)}",
-        f"password={quoted(url.password)}",
+        f"host={_option_value(url.connect_address)}",
+        f"port={int(url.port)}",
+        f"user={_option_value(url.user)}",
+        f"password={_option_value(url.password)}",
+        # The dump tools know neither option; the client tools do.
+        f"loose-connect-timeout={int(limits.connect_timeout)}",
+        "loose-local-infile=0",
     ]
-    mode = (url.param("ssl-mode") or url.param("sslmode") or url.param("ssl") or "").lower()
-    if mode in {"required", "require", "verify_ca", "verify-ca", "verify_identity", "true"}:
-        lines.append("ssl")
+    if oracle:
+        lines.append("loose-ssl-mode=" + ("REQUIRED" if url.tls == "require" else "PREFERRED"))
+    else:
+        lines.append("loose-ssl")
     return "\n".join(lines) + "\n"

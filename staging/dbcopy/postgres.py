@@ -27,7 +27,6 @@ import os
 import queue
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -36,8 +35,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
-from staging.dbcopy.attempt import Attempt, is_transient
+from staging.dbcopy.attempt import Attempt, is_transient, tool_version
 from staging.dbcopy.errors import (
     CopyError,
     CopyToolMissing,
@@ -48,6 +48,8 @@ from staging.dbcopy.errors import (
     TargetUnreachable,
     TransientCopyError,
 )
+from staging.dbcopy.limits import Limits, socket_deadline
+from staging.dbcopy.markers import MARKER_TABLE, check_postgres, write_postgres
 from staging.dbcopy.reports import PreflightReport
 from staging.dbcopy.urls import DatabaseUrl
 from staging.secrets import mask_text
@@ -111,41 +113,112 @@ class Sequence:
         return f"{self.schema}.{self.name}"
 
 
-def conninfo(url: DatabaseUrl) -> str:
-    """A libpq keyword/value string without the password (which goes in PGPASSWORD)."""
-    values = {"host": url.host, "port": str(url.port), "user": url.user, "dbname": url.database}
-    values.update(dict(url.params))
-    return " ".join(f"{key}={_quote(value)}" for key, value in values.items())
+def _connection_values(url: DatabaseUrl, limits: Limits) -> dict[str, Any]:
+    """libpq keywords for a session with a client's server, password excepted.
+
+    ``hostaddr`` is the address the policy checked (libpq connects there and keeps ``host``
+    for TLS); TLS is used whenever the server offers it; the worker's Kerberos credentials,
+    password file and service file are never consulted; keepalives notice a peer that is gone.
+    """
+    return {
+        "host": url.host,
+        "hostaddr": url.connect_address,
+        "port": str(url.port),
+        "user": url.user,
+        "dbname": url.database,
+        "sslmode": url.tls,
+        "gssencmode": "disable",
+        "passfile": os.devnull,
+        "connect_timeout": str(max(limits.connect_timeout, 2)),
+        "keepalives": "1",
+        "keepalives_idle": "30",
+        "keepalives_interval": "10",
+        "keepalives_count": "3",
+        "tcp_user_timeout": str(int(limits.stall_timeout * 1000)),
+        "application_name": APPLICATION_NAME,
+    }
 
 
-def _quote(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{escaped}'"
+def conninfo(url: DatabaseUrl, limits: Limits | None = None) -> str:
+    """A libpq connection string for the client tools, built by libpq's own quoting rules;
+    the password goes in PGPASSWORD, never on a command line."""
+    return make_conninfo("", **_connection_values(url, limits or Limits()))
 
 
-def connect(url: DatabaseUrl, *, options: str, autocommit: bool = False) -> psycopg.Connection[Any]:
-    params: dict[str, Any] = dict(url.params)
+def connect(
+    url: DatabaseUrl,
+    *,
+    options: str,
+    autocommit: bool = False,
+    limits: Limits | None = None,
+) -> psycopg.Connection[Any]:
     return psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.user,
+        **_connection_values(url, limits or Limits()),
         password=url.password or None,
-        dbname=url.database,
-        connect_timeout=10,
-        application_name=APPLICATION_NAME,
         options=options,
         autocommit=autocommit,
-        **params,
     )
+
+
+def connect_checked(
+    url: DatabaseUrl,
+    error: type[CopyError],
+    role: str,
+    *,
+    limits: Limits,
+    secrets: tuple[str, ...],
+    options: str = "",
+) -> psycopg.Connection[Any]:
+    """A session, or ``error`` with the driver's message masked."""
+    try:
+        return connect(url, options=options, autocommit=True, limits=limits)
+    except psycopg.Error as exc:
+        raise error(
+            f"Cannot connect to the {role} database {url}: {_mask(str(exc).strip(), secrets)}",
+            details={"url": url.masked},
+        ) from None
+
+
+@contextlib.contextmanager
+def guarded(
+    conn: psycopg.Connection[Any],
+    limits: Limits,
+    error: type[CopyError],
+    role: str,
+    url: DatabaseUrl,
+) -> Iterator[None]:
+    """Queries that must be answered within ``limits.query_timeout`` (libpq has no read
+    timeout: a silent server would hold the worker for ever)."""
+    with socket_deadline(conn.fileno(), limits.query_timeout) as watch:
+        try:
+            yield
+        except psycopg.Error:
+            if watch.fired:
+                raise error(
+                    f"The {role} database {url} did not answer within "
+                    f"{limits.query_timeout:.0f} seconds.",
+                    details={"url": url.masked, "timeout_seconds": limits.query_timeout},
+                ) from None
+            raise
 
 
 class PostgresEngine:
     method = "parallel-copy"
 
-    def __init__(self, source: DatabaseUrl, target: DatabaseUrl, *, jobs: int) -> None:
+    def __init__(
+        self,
+        source: DatabaseUrl,
+        target: DatabaseUrl,
+        *,
+        jobs: int,
+        limits: Limits | None = None,
+        staging_marker: str | None = None,
+    ) -> None:
         self.source = source
         self.target = target
         self.jobs = max(1, jobs)
+        self.limits = limits or Limits()
+        self.staging_marker = staging_marker
         self.secrets = tuple(s for s in (source.password, target.password) if s)
 
     # -- preflight ---------------------------------------------------------------------------
@@ -155,12 +228,9 @@ class PostgresEngine:
         missing = sorted(name for name, path in tools.items() if path is None)
         source = self._connect_or_raise(self.source, SOURCE_OPTIONS, SourceUnreachable, "source")
         try:
-            server_num = int(source.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
-            server_version = str(source.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+            with guarded(source, self.limits, SourceUnreachable, "source", self.source):
+                server_num, server_version, size = _server_facts(source)
             server_major = server_num // 10000
-            size = int(
-                source.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
-            )
             if missing:
                 raise CopyToolMissing(
                     f"{' and '.join(missing)} not found on this machine: install "
@@ -184,7 +254,10 @@ class PostgresEngine:
             if with_target:
                 target = self._connect_or_raise(self.target, "", TargetUnreachable, "target")
                 try:
-                    self._refuse_same_database(source, target)
+                    with guarded(target, self.limits, TargetUnreachable, "target", self.target):
+                        self._refuse_same_database(source, target)
+                        if self.staging_marker is not None:
+                            check_postgres(target, self.staging_marker)
                 finally:
                     target.close()
         finally:
@@ -199,14 +272,9 @@ class PostgresEngine:
     def _connect_or_raise(
         self, url: DatabaseUrl, options: str, error: type[CopyError], role: str
     ) -> psycopg.Connection[Any]:
-        try:
-            return connect(url, options=options, autocommit=True)
-        except psycopg.Error as exc:
-            raise error(
-                f"Cannot connect to the {role} database {url}: "
-                f"{_mask(str(exc).strip(), self.secrets)}",
-                details={"url": url.masked},
-            ) from None
+        return connect_checked(
+            url, error, role, limits=self.limits, secrets=self.secrets, options=options
+        )
 
     def _refuse_same_database(
         self, source: psycopg.Connection[Any], target: psycopg.Connection[Any]
@@ -236,12 +304,17 @@ class PostgresEngine:
 
     def estimate_bytes(self) -> int:
         """The bytes the data phase will stream (heap and TOAST of the tables copied)."""
-        with connect(self.source, options=SOURCE_OPTIONS, autocommit=True) as conn:
+        with (
+            self._connect_or_raise(
+                self.source, SOURCE_OPTIONS, SourceUnreachable, "source"
+            ) as conn,
+            guarded(conn, self.limits, SourceUnreachable, "source", self.source),
+        ):
             row = conn.execute(_TABLE_BYTES_QUERY).fetchone()
         return int(row[0]) if row and row[0] else 0
 
     def copy(self, attempt: Attempt) -> tuple[dict[str, int], int]:
-        env = self._tool_env(self.source, SOURCE_OPTIONS)
+        env = self._tool_env(attempt, self.source, SOURCE_OPTIONS)
         with self._exporting_snapshot(attempt) as (snapshot_conn, snapshot):
             tables = _list_tables(snapshot_conn)
             sequences = _list_sequences(snapshot_conn)
@@ -264,9 +337,12 @@ class PostgresEngine:
                         "--no-subscriptions",
                         "--no-publications",
                         "--no-sync",
+                        # The marker belongs to the target; a source that has one (a copy of a
+                        # copy, or a hostile project) must not bring its own.
+                        f"--exclude-table=public.{MARKER_TABLE}",
                         f"--snapshot={snapshot}",
                         f"--file={schema_file}",
-                        f"--dbname={conninfo(self.source)}",
+                        f"--dbname={conninfo(self.source, self.limits)}",
                     ],
                     env=env,
                     what="pg_dump (schema)",
@@ -300,21 +376,19 @@ class PostgresEngine:
     ) -> psycopg.Connection[Any]:
         attempt.check()
         try:
-            return connect(url, options=options, autocommit=True)
+            return connect(url, options=options, autocommit=True, limits=self.limits)
         except psycopg.OperationalError as exc:
             raise TransientCopyError(
                 f"Cannot connect to {url}: {_mask(str(exc).strip(), self.secrets)}"
             ) from None
 
-    def _tool_env(self, url: DatabaseUrl, options: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["PGAPPNAME"] = APPLICATION_NAME
-        env["PGCONNECT_TIMEOUT"] = "10"
+    def _tool_env(self, attempt: Attempt, url: DatabaseUrl, options: str) -> dict[str, str]:
+        extra = {"PGPASSFILE": os.devnull, "PGSYSCONFDIR": os.devnull}
         if options:
-            env["PGOPTIONS"] = options
+            extra["PGOPTIONS"] = options
         if url.password:
-            env["PGPASSWORD"] = url.password
-        return env
+            extra["PGPASSWORD"] = url.password
+        return attempt.env(**extra)
 
     def _target_options(self) -> str:
         return TARGET_OPTIONS + (" -c default_toast_compression=lz4" if self._target_lz4 else "")
@@ -363,6 +437,8 @@ class PostgresEngine:
                         )
                     conn.execute("CREATE SCHEMA public")
                     conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+                    if self.staging_marker is not None:
+                        write_postgres(conn, self.staging_marker)
         except psycopg.Error as exc:
             raise self._error(exc, "cleaning the target") from None
         finally:
@@ -377,10 +453,10 @@ class PostgresEngine:
                 "--no-privileges",
                 "--exit-on-error",
                 f"--jobs={jobs}",
-                f"--dbname={conninfo(self.target)}",
+                f"--dbname={conninfo(self.target, self.limits)}",
                 schema_file,
             ],
-            env=self._tool_env(self.target, self._target_options()),
+            env=self._tool_env(attempt, self.target, self._target_options()),
             what=f"pg_restore ({section})",
         )
 
@@ -431,6 +507,7 @@ class PostgresEngine:
                             except queue.Empty:
                                 return
                             rows = self._copy_task(attempt, src, tgt, task)
+                            attempt.touch()
                             with counts_lock:
                                 counts[task.table.label] += rows
                 except BaseException as exc:
@@ -538,6 +615,7 @@ class PostgresEngine:
                             sql.SQL("SELECT count(*) FROM ONLY {}").format(table.identifier)
                         ).fetchone()
                         target_counts[table.label] = int(row[0]) if row else -1
+                        attempt.touch()
             except BaseException as exc:
                 errors.append(exc)
 
@@ -632,7 +710,7 @@ def _list_tables(conn: psycopg.Connection[Any]) -> list[Table]:
             total_bytes=int(total),
         )
         for schema, name, columns, heap, total in conn.execute(_TABLES_QUERY)
-        if columns
+        if columns and (str(schema), str(name)) != ("public", MARKER_TABLE)
     ]
 
 
@@ -663,10 +741,17 @@ def _regclass(schema: str, name: str) -> str:
     return f'"{schema.replace(chr(34), chr(34) * 2)}"."{name.replace(chr(34), chr(34) * 2)}"'
 
 
+def _server_facts(conn: psycopg.Connection[Any]) -> tuple[int, str, int]:
+    server_num = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+    server_version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+    size = int(
+        conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    )
+    return server_num, server_version, size
+
+
 def _tool_version(tool: str) -> tuple[str, int]:
-    output = subprocess.run(
-        [tool, "--version"], capture_output=True, text=True, check=False, timeout=30
-    ).stdout
+    output = tool_version(tool)
     match = re.search(r"(\d+)(?:\.(\d+))?", output)
     if match is None:
         raise CopyToolMissing(f"{tool} --version printed nothing useful: {output.strip()!r}")

@@ -1,7 +1,10 @@
 """Connections to the staging database named by a URL.
 
 ``mysql://`` and ``mariadb://`` open a PyMySQL connection, ``postgres://`` and ``postgresql://``
-a psycopg one. User and password are percent-decoded; the password never reaches a message.
+a psycopg one. The URL comes from the client's Railway project: it is validated and its host
+checked against the address policy exactly as the copy engine does (``staging.dbcopy``), the
+connection goes to the checked address, with TLS when offered, timeouts and no
+``LOAD DATA LOCAL``; the password never reaches a message.
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ import re
 import psycopg
 import pymysql
 
-from staging.dbcopy.errors import UnsupportedDatabase
+from staging.dbcopy import mysql as dbcopy_mysql
+from staging.dbcopy import postgres as dbcopy_postgres
+from staging.dbcopy.addresses import checked
+from staging.dbcopy.errors import CopyError, DatabaseAddressRefused
 from staging.dbcopy.urls import DatabaseUrl, parse_url
+from staging.secrets import mask_text
 
 from .errors import DatabaseUnreachable, DatabaseUrlInvalid
 
@@ -21,12 +28,19 @@ from .errors import DatabaseUnreachable, DatabaseUrlInvalid
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 
 
-def parse_database_url(database_url: str) -> DatabaseUrl:
-    """The copy engine's parse of the URL, with this package's error code."""
+def parse_database_url(database_url: str, *, allow_private: bool | None = None) -> DatabaseUrl:
+    """The copy engine's validation of the URL and check of its address, with this package's
+    error codes (``database_address_refused`` stays as it is)."""
     try:
-        return parse_url(database_url)
-    except UnsupportedDatabase as exc:
-        raise DatabaseUrlInvalid(exc.message) from None
+        address = parse_url(database_url, role="staging database")
+    except CopyError as exc:
+        raise DatabaseUrlInvalid(exc.message, details=exc.details) from None
+    try:
+        return checked(address, allow_private=allow_private, unreachable=CopyError)
+    except DatabaseAddressRefused:
+        raise
+    except CopyError as exc:
+        raise DatabaseUnreachable(exc.message, details={"database": address.masked}) from None
 
 
 def connect_mysql(
@@ -35,40 +49,24 @@ def connect_mysql(
     if address.family != "mysql":
         raise DatabaseUrlInvalid(f"{address.masked} is not a MySQL or MariaDB database.")
     try:
-        return pymysql.connect(
-            host=address.host,
-            port=address.port,
-            user=address.user,
-            password=address.password,
-            database=address.database,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=15,
-        )
+        return dbcopy_mysql.connect(address)
     except pymysql.err.MySQLError as exc:
+        reason = exc.args[-1] if exc.args else exc
         raise DatabaseUnreachable(
-            f"Could not connect to {address.masked}: {exc.args[-1] if exc.args else exc}",
+            f"Could not connect to {address.masked}: {mask_text(str(reason), [address.password])}",
             details={"database": address.masked},
-        ) from exc
+        ) from None
 
 
 def connect_postgres(address: DatabaseUrl) -> psycopg.Connection[tuple[object, ...]]:
     if address.family != "postgres":
         raise DatabaseUrlInvalid(f"{address.masked} is not a PostgreSQL database.")
     try:
-        return psycopg.connect(
-            host=address.host,
-            port=address.port,
-            user=address.user or None,
-            password=address.password or None,
-            dbname=address.database,
-            connect_timeout=15,
-            autocommit=True,
-        )
-    except psycopg.Error as exc:
+        return dbcopy_postgres.connect(address, options="", autocommit=True)
+    except psycopg.Error:
         raise DatabaseUnreachable(
             f"Could not connect to {address.masked}.", details={"database": address.masked}
-        ) from exc
+        ) from None
 
 
 def quote_mysql(name: str) -> str:

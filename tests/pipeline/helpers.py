@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import psycopg
@@ -10,6 +11,7 @@ from psycopg import sql
 
 from railway_sandbox import Sandbox
 from staging import lifecycle, runs
+from staging.dbcopy.markers import MARKER_TABLE
 from staging.models import (
     AuditEvent,
     ClientSite,
@@ -24,7 +26,12 @@ from staging.services import Services
 
 
 def clone(site: ClientSite, services: Services, **options: Any) -> Run:
-    """Start a clone as a command would, and run it in this process like the worker does."""
+    """Start a clone as a command would, and run it in this process like the worker does.
+
+    The sandbox's projects live for the whole session while the portal database is rolled back
+    after each test, so a suggested name could meet an environment an earlier test left on
+    Railway: unless a test names its copy, it gets a name no other test uses."""
+    options.setdefault("name", f"t-{uuid.uuid4().hex[:12]}")
     run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), **options)
     assert lifecycle.run_now(run, services)
     return run
@@ -40,7 +47,15 @@ def staging_database_url(services: Services, environment: StagingEnvironment) ->
     return url
 
 
-def row_counts(url: str) -> dict[str, int]:
+def row_counts(url: str, *, with_marker: bool = False) -> dict[str, int]:
+    """Rows per table; the staging marker (Understudy's, not the site's) left out unless asked."""
+    counts = _row_counts(url)
+    if not with_marker:
+        counts.pop(MARKER_TABLE, None)
+    return counts
+
+
+def _row_counts(url: str) -> dict[str, int]:
     if url.startswith("postgres"):
         with psycopg.connect(url) as conn:
             tables = [

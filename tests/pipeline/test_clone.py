@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from staging.dbcopy import check_staging_marker
 from staging.models import AuditEvent, EnvironmentStatus, RunStatus, StepStatus
 from staging.steps import CLONE_STEPS
 from tests.pipeline.helpers import clone, row_counts, staging_database_url
@@ -22,6 +23,7 @@ def test_a_clone_copies_production_into_a_new_railway_environment(
     staging_url = staging_database_url(services, environment)
     assert row_counts(staging_url) == row_counts(ledger_project.database_url)
     assert row_counts(staging_url)["invoices"] == 5000
+    check_staging_marker(staging_url, environment.railway_environment_id)
 
 
 def test_the_staging_url_answers_after_a_clone(ledger_site, services, job_queue):

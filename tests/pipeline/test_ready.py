@@ -212,7 +212,7 @@ def test_a_rollback_whose_delete_railway_refuses_needs_attention_until_cleanup_d
 
 
 def test_a_teardown_railway_refuses_leaves_the_copy_needing_attention_not_deleted(
-    ledger_site, ledger_project, services, sandbox, job_queue
+    ledger_site, ledger_project, services, sandbox, job_queue, railway_settings
 ):
     from staging import lifecycle, runs
     from staging.models import Trigger
@@ -230,6 +230,11 @@ def test_a_teardown_railway_refuses_leaves_the_copy_needing_attention_not_delete
     assert environment.status == EnvironmentStatus.NEEDS_ATTENTION
     assert environment.deleted_at is None
     assert environment.name in railway_environment_names(sandbox, ledger_project.project_id)
+
+    # The sandbox's projects outlive the test: once Railway allows it, the retry deletes it.
+    sandbox.faults.clear()
+    call_command("cleanup_staging", "--json", stdout=StringIO())
+    assert railway_environment_names(sandbox, ledger_project.project_id) == ["production"]
 
 
 def test_a_wordpress_copy_is_ready_only_when_its_home_page_is_served_for_staging(
