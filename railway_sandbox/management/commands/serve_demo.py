@@ -219,7 +219,7 @@ class Command(BaseCommand):
                     )
                 )
                 self._wait_for_sandbox(processes[0])
-                self._register_demo_sites(log)
+                self.register_demo_sites(log)
                 php, wordpress_login = self._start_real_wordpress(log, child_environment)
             log.flush()
             for _ in range(WORKERS):
@@ -403,7 +403,7 @@ class Command(BaseCommand):
         process.terminate()
         raise CommandError("The Railway sandbox did not start within 120 s.")
 
-    def _register_demo_sites(self, log: Any) -> None:
+    def register_demo_sites(self, log: Any) -> None:
         """The sandbox's demo projects as client sites, imported as an administrator would."""
         with RailwayClient(settings.RAILWAY_API_URL, settings.RAILWAY_API_TOKEN) as railway:
             for summary in railway.list_projects():
