@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import django_rq
 import pytest
@@ -12,7 +13,7 @@ from rq import Worker
 pytestmark = pytest.mark.django_db
 
 
-def health(client: Client) -> tuple[int, dict[str, object]]:
+def health(client: Client) -> tuple[int, dict[str, Any]]:
     answer = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
     return answer.status_code, answer.json()
 

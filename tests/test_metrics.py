@@ -175,6 +175,7 @@ def test_a_scrape_after_a_clone_shows_the_clone(ledger_site, services, job_queue
     assert found[("understudy_copy_throughput_megabytes_per_second_count", clone_label)] == 1
     assert found[("understudy_queue_wait_seconds_count", clone_label)] == 1
     for step in run.steps.all():
+        assert step.finished_at is not None
         labels = (("step", step.name),)
         assert found[("understudy_step_duration_seconds_count", labels)] == 1
         assert found[("understudy_step_duration_seconds_sum", labels)] == pytest.approx(

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from railway_sandbox import Sandbox
+from railway_sandbox import Sandbox, wordpress
 from railway_sandbox.management.commands import serve_demo
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_the_demo_env_holds_what_the_commands_need_to_reach_the_demo(monkeypatch
 
 
 def test_without_php_the_demo_keeps_the_sandbox_page_and_says_how_to_get_wordpress(monkeypatch):
-    monkeypatch.setattr(serve_demo.wordpress, "unavailable", lambda: "php is not installed")
+    monkeypatch.setattr(wordpress, "unavailable", lambda: "php is not installed")
     out = StringIO()
     command = serve_demo.Command(stdout=out)
     environment: dict[str, str] = {}
@@ -227,7 +227,7 @@ def test_with_php_bakery_co_is_a_real_wordpress_and_ledger_app_still_answers(
         assert "invoices" in ledger_page.text
     finally:
         if php is not None:
-            serve_demo.wordpress.stop_server(php)
+            wordpress.stop_server(php)
 
     # A second start keeps the installed site and its password.
     php, login = command._start_real_wordpress(log, {})
@@ -237,5 +237,5 @@ def test_with_php_bakery_co_is_a_real_wordpress_and_ledger_app_still_answers(
         assert '"installed":false' in log_path.read_text()
     finally:
         if php is not None:
-            serve_demo.wordpress.stop_server(php)
+            wordpress.stop_server(php)
         log.close()
