@@ -129,6 +129,7 @@ def test_the_demo_env_holds_what_the_commands_need_to_reach_the_demo(monkeypatch
     assert values["SECRET_KEY"] != serve_demo.demo_env_values()["SECRET_KEY"]
     assert values["REDIS_URL"].startswith("redis://")
     assert values["RAILWAY_SANDBOX_PORT"] == "8890"
+    assert values["STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES"] == "true"
 
 
 def test_without_php_the_demo_keeps_the_sandbox_page_and_says_how_to_get_wordpress(monkeypatch):

@@ -40,6 +40,7 @@ PORTAL_SETTINGS = {
     "RAILWAY_SANDBOX_PORT",
     "DJANGO_SETTINGS_MODULE",
     "SECURE_SSL_REDIRECT",
+    "STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES",
 }
 
 
@@ -95,6 +96,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                 "SECRET_KEY": secrets.token_urlsafe(50),
                 "REDIS_URL": redis_url,
                 "RAILWAY_SANDBOX_PORT": str(sandbox.port),
+                "STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES": "true",
             },
         )
         environment = {k: v for k, v in os.environ.items() if k not in PORTAL_SETTINGS}

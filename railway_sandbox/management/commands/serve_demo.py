@@ -84,6 +84,8 @@ def demo_env_values() -> dict[str, str]:
         ),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "REDIS_URL": settings.REDIS_URL,
+        # The sandbox's databases are on 127.0.0.1, which a real deployment refuses to copy.
+        "STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES": "true",
     } | (
         # A demo moved off the sandbox's usual port: the commands must find it there too.
         {"RAILWAY_SANDBOX_PORT": os.environ["RAILWAY_SANDBOX_PORT"]}
