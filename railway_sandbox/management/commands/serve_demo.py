@@ -41,7 +41,8 @@ from staging.pages.forms import ImportSiteForm
 from staging.railway import RailwayClient
 
 DEMO_USERNAME = "demo"
-VAR = Path(settings.BASE_DIR) / "var"
+# The demo's files: var/ of the checkout (a test moves them with UNDERSTUDY_DEMO_DIR).
+VAR = Path(os.environ.get("UNDERSTUDY_DEMO_DIR") or Path(settings.BASE_DIR) / "var")
 PID_FILE = VAR / "serve_demo.pid"
 LOG_FILE = VAR / "demo.log"
 SANDBOX_STATE = VAR / "railway-sandbox.json"
