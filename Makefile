@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## make run: the portal with its demo on http://127.0.0.1:8000/admin/ (SQLite, a job worker).
+## make run: the portal with its demo on http://127.0.0.1:8000/admin/ (SQLite, two job workers,
+## a real WordPress when PHP is installed; logs in var/demo.log, settings for the commands in .env).
 ## It migrates first; started while the demo runs, it says so and changes nothing.
 run: export DEBUG ?= true
 run: export STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES ?= true

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import django_stubs_ext
@@ -16,6 +17,13 @@ from staging.digits import is_ascii_digits
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Settings not in the environment may come from a file of NAME=value lines: BASE_DIR/.env (which
+# `make run` writes for its demo, so that the README's commands reach the demo) or the file
+# UNDERSTUDY_ENV_FILE names ("" reads none). A variable set in the environment always wins.
+_env_file = os.environ.get("UNDERSTUDY_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file and Path(_env_file).is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
 
 DEBUG = env.boolean("DEBUG", default=False)
 
@@ -122,6 +130,10 @@ REDIS_URL = env.url("REDIS_URL", default="redis://127.0.0.1:6379/0", schemes=("r
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
 # staging.lifecycle enqueues in transaction.on_commit itself, with the job id the run was given.
 RQ = {"COMMIT_MODE": "auto"}
+
+# /metrics (staging/metrics.py): Prometheus scrapes it with this bearer token; without one, only
+# logged-in administrators can read it.
+METRICS_TOKEN = env.string("METRICS_TOKEN")
 
 # Railway
 RAILWAY_API_TOKEN = env.string("RAILWAY_API_TOKEN")
@@ -380,3 +392,6 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address behind the proxies, so that wrong passwords from one place lock only that place.
 AXES_CLIENT_IP_CALLABLE = "staging.addresses.client_ip"
 AXES_RESET_ON_SUCCESS = True
+# django-axes prints its configuration ("AXES: BEGIN ...") whenever a process starts, on every
+# command; the lockout itself is logged when it happens.
+AXES_VERBOSE = False

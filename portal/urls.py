@@ -14,6 +14,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from staging import roles
 from staging.health import healthz
+from staging.metrics import metrics
 
 admin.site.site_header = "Understudy"
 admin.site.site_title = "Understudy"
@@ -68,6 +69,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Docker's HEALTHCHECK, Railway's health check and monitors (staging/health.py).
     path("healthz", healthz, name="healthz"),
+    # Prometheus (staging/metrics.py): METRICS_TOKEN as a bearer token, or an administrator.
+    path("metrics", metrics, name="metrics"),
 ]
 
 # API paths answer errors in the API's JSON format; other paths keep Django's pages.

@@ -1,8 +1,18 @@
-"""``/healthz``: whether this process can reach the portal database and Redis.
+"""``/healthz``: the portal, its database, Redis, and whether a worker takes jobs.
 
-Docker's HEALTHCHECK, Railway's health check and uptime monitors call it. It answers 200 when
-both answer and 503 when either does not, with one entry per dependency, so an alert says which
-one is down. It reads nothing else, needs no login and reveals no configuration.
+Docker's HEALTHCHECK, Railway's health check, load balancers and uptime monitors call it. One
+entry per part, so an alert says which one is down:
+
+- ``portal``: this process answers (always ``ok`` when there is an answer at all);
+- ``database`` and ``redis``: ``ok`` or ``unavailable: <error class>``; either one down makes the
+  answer **503**, since this web process then cannot serve;
+- ``worker``: ``ok`` when at least one RQ worker listens on the ``default`` queue, ``missing``
+  when none does, ``unknown`` when Redis cannot be asked. A missing worker leaves the answer
+  **200** with ``"status": "degraded"``: the portal still serves pages and accepts clones (they
+  wait in the queue), and a load balancer that took the web servers out for it would make things
+  worse. Alert on it instead (docs/monitoring/alerts.yml, ``UnderstudyNoWorker``).
+
+It reads nothing else, needs no login and reveals no configuration.
 
 ``python -m staging.health`` is the probe the Docker image's HEALTHCHECK runs: it asks the web
 server of its own container and exits 0 (healthy) or 1.
@@ -21,6 +31,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rq import Queue, Worker
 
 # Short, so that a hung dependency makes the check fail rather than the orchestrator's probe
 # time out without an answer.
@@ -37,7 +48,8 @@ def _database() -> str:
     return "ok"
 
 
-def _redis() -> str:
+def _redis_and_workers() -> tuple[str, str, int | None]:
+    """Redis's state, the worker's, and how many workers listen on the queue."""
     client = redis.Redis.from_url(
         settings.REDIS_URL,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -46,20 +58,32 @@ def _redis() -> str:
     try:
         client.ping()
     except Exception as error:
-        return f"unavailable: {type(error).__name__}"
+        client.close()
+        return f"unavailable: {type(error).__name__}", "unknown", None
+    try:
+        workers = int(Worker.count(connection=client, queue=Queue("default", connection=client)))
+    except Exception:
+        return "ok", "unknown", None
     finally:
         client.close()
-    return "ok"
+    return "ok", "ok" if workers else "missing", workers
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database(), "redis": _redis()}
-    healthy = all(value == "ok" for value in checks.values())
+    redis_state, worker_state, workers = _redis_and_workers()
+    checks = {
+        "portal": "ok",
+        "database": _database(),
+        "redis": redis_state,
+        "worker": worker_state,
+    }
+    serving = checks["database"] == "ok" and checks["redis"] == "ok"
+    status = "unavailable" if not serving else "ok" if worker_state == "ok" else "degraded"
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
+        {"status": status, "checks": checks, "workers": workers},
+        status=200 if serving else 503,
     )
 
 

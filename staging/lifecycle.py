@@ -110,13 +110,26 @@ def run_now(run: Run, services: Services | None = None) -> bool:
         return False
     used = services if services is not None else default_services()
     cancel = threading.Event()
+    rate_limited_before = used.railway.rate_limited
     try:
         with Heartbeat(run, cancel, settings.STAGING_HEARTBEAT_SECONDS):
             pipeline.execute(run, used, cancel)
     finally:
+        _record_rate_limits(run, used.railway.rate_limited - rate_limited_before)
         if services is None:
             used.close()
     return True
+
+
+def _record_rate_limits(run: Run, answers: int) -> None:
+    """The run's share of Railway's 429 answers, beside its ``railway_calls`` (for /metrics)."""
+    if not answers:
+        return
+    run.metrics["railway_rate_limited"] = answers
+    try:
+        Run.objects.filter(pk=run.pk).update(metrics=run.metrics)
+    except (OperationalError, InterfaceError):
+        logger.warning("could not record Railway's 429 answers", extra={"run_id": run.pk})
 
 
 def run_from_queue(run: Run) -> str:

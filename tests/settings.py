@@ -6,6 +6,9 @@ The portal's test database is PostgreSQL on the development machines and in CI
 
 import os
 
+# The checkout's .env is a developer's (make run writes one for its demo): the tests, and the
+# processes they start, read only the settings they are given.
+os.environ.setdefault("UNDERSTUDY_ENV_FILE", "")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")

@@ -97,3 +97,29 @@ def test_production_settings_pass_the_deploy_check():
         ALLOWED_HOSTS="understudy.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_settings_not_in_the_environment_are_read_from_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# the demo's\nDEBUG=false\nSECRET_KEY=" + STRONG_KEY + "\n")
+
+    result = manage("check", UNDERSTUDY_ENV_FILE=str(env_file))
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=true\n")
+
+    result = manage("check", UNDERSTUDY_ENV_FILE=str(env_file), DEBUG="false")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY: required when DEBUG is off" in result.stderr
+
+
+def test_a_command_says_nothing_on_stderr_when_all_is_well():
+    result = manage("check", DEBUG="true")
+
+    assert result.returncode == 0
+    assert result.stderr == ""

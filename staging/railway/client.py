@@ -83,6 +83,9 @@ class RailwayClient:
     ) -> None:
         self.api_url = api_url
         self.calls = 0
+        # Answers of 429, retried or not: a run records its share (staging/lifecycle.py) and
+        # /metrics adds them up, so an operator sees the rate limit approach before it fails runs.
+        self.rate_limited = 0
         self._token = token
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after
@@ -603,6 +606,7 @@ class RailwayClient:
                     attempt + 1,
                 )
                 if response.status_code == 429:
+                    self.rate_limited += 1
                     delay = _retry_after(response)
                     if delay > self._max_retry_after or attempt >= self._max_retries:
                         raise RailwayRateLimited(

@@ -1,11 +1,9 @@
 """A real WordPress, served by PHP, cloned through the pipeline by a real worker.
 
-Debian's ``wordpress`` package provides the core (/usr/share/wordpress). Its own wp-config.php
-reads /etc/wordpress, and PHP resolves symlinks in ``__DIR__``, so the core is hard-linked (or
-copied) into a docroot of the test's with our wp-config.php, which picks each request's database
-from the Railway sandbox's state by the Host header. One ``php -S`` serves production and every
-staging copy on one port; ``*.localhost`` names are loopback for Chromium and for
-``staging.http.fetch``, as the sandbox's service domains are.
+The docroot (Debian's ``wordpress`` core with the sandbox's wp-config.php, which picks each
+request's database from the Railway sandbox's state by the Host header) is built by
+``railway_sandbox.wordpress``, as `make run`'s demo builds its own. One ``php -S`` serves
+production and every staging copy on one port.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from railway_sandbox import Sandbox
+from railway_sandbox.wordpress import build_docroot
 from staging import runs
 from staging.models import Run, RunStatus, Trigger
 from tests.fixtures_browser import DESKTOP
@@ -65,26 +64,11 @@ def _require_php_and_wordpress() -> str:
     return php
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
 @pytest.fixture(scope="session")
 def wordpress_docroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _require_php_and_wordpress()
     docroot = tmp_path_factory.mktemp("wordpress") / "docroot"
-    shutil.copytree(
-        WORDPRESS_CORE,
-        docroot,
-        copy_function=_link_or_copy,
-        ignore=shutil.ignore_patterns(".htaccess", "wp-config.php", "languages"),
-    )
-    for name in ("wp-config.php", "router.php", "install-production.php"):
-        shutil.copy(PHP_FILES / name, docroot / name)
-    return docroot
+    return build_docroot(docroot, WORDPRESS_CORE, [PHP_FILES / "install-production.php"])
 
 
 def _free_port() -> int:

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from staging import runs
 from staging.digits import ascii_float, ascii_int
 from staging.errors import UnderstudyError
-from staging.management.base import EXIT_FAILURE, StagingCommand, run_document
+from staging.management.base import EXIT_FAILURE, SiteNotFound, StagingCommand, run_document
 from staging.models import ClientSite, RunStatus
 
 
@@ -25,7 +25,9 @@ class Command(StagingCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         site = ClientSite.objects.filter(slug=options["site"]).first()
         if site is None:
-            raise CommandError(f"No client site '{options['site']}'.", returncode=EXIT_FAILURE)
+            raise SiteNotFound(
+                f"No client site '{options['site']}'.", details={"site": options["site"]}
+            )
         try:
             run = runs.start_clone(
                 site, self.actor(options), name=options["name"], ttl_days=options["ttl_days"]

@@ -1,11 +1,16 @@
 <?php
 /*
- * Understudy's WordPress test: one WordPress docroot serves every site of the Railway sandbox.
+ * A real WordPress for the Railway sandbox (the tests' and `make run`'s demo): one WordPress
+ * docroot serves every site of the sandbox.
  *
  * On Railway each environment's app reaches the database service of the same environment. Here
  * the request's Host header names a service domain in the sandbox's state file; the database is
  * the one backing that domain's environment. Read on every request, so a staging copy answers as
  * soon as the sandbox gives it a domain, as Railway's would.
+ *
+ * A site that is not WordPress (its database is PostgreSQL, like the demo's Ledger App) is
+ * passed on to the sandbox's own page for it when UNDERSTUDY_SANDBOX_SITES names the sandbox
+ * (http://127.0.0.1:8790), so one address serves every site of the demo.
  */
 $understudy_host = strtolower(preg_replace('/:\d+$/', '', $_SERVER['HTTP_HOST'] ?? ''));
 $understudy_state = json_decode((string) @file_get_contents(getenv('UNDERSTUDY_SANDBOX_STATE')), true);
@@ -27,6 +32,31 @@ foreach (($understudy_state['projects'] ?? []) as $understudy_project) {
         }
     }
 }
+$understudy_sites = getenv('UNDERSTUDY_SANDBOX_SITES');
+if ($understudy_sites && ($understudy_database === null || $understudy_database['engine'] === 'postgres')) {
+    $understudy_answer = @file_get_contents(
+        rtrim($understudy_sites, '/') . ($_SERVER['REQUEST_URI'] ?? '/'),
+        false,
+        stream_context_create(['http' => [
+            'method' => 'GET',
+            'header' => "Host: {$understudy_host}\r\n",
+            'ignore_errors' => true,
+            'follow_location' => 0,
+            'timeout' => 30,
+        ]])
+    );
+    $understudy_status = 502;
+    foreach ($http_response_header ?? [] as $understudy_line) {
+        if (preg_match('#^HTTP/\S+ (\d{3})#', $understudy_line, $understudy_match)) {
+            $understudy_status = (int) $understudy_match[1];
+        } elseif (preg_match('#^(content-type|location):#i', $understudy_line)) {
+            header($understudy_line);
+        }
+    }
+    http_response_code($understudy_status);
+    echo $understudy_answer === false ? "The Railway sandbox did not answer.\n" : $understudy_answer;
+    exit;
+}
 if ($understudy_database === null) {
     http_response_code(404);
     header('Content-Type: text/plain');
@@ -41,7 +71,7 @@ define('DB_HOST', getenv('UNDERSTUDY_DB_HOST') ?: '127.0.0.1:3306');
 define('DB_CHARSET', 'utf8mb4');
 define('DB_COLLATE', '');
 
-// Fixed keys: every site of the test shares them, as the Railway template copies them into
+// Fixed keys: every site shares them, as the Railway template copies them into
 // staging (the variables are duplicated with the environment).
 foreach (['AUTH', 'SECURE_AUTH', 'LOGGED_IN', 'NONCE'] as $understudy_kind) {
     define("{$understudy_kind}_KEY", "understudy-test-{$understudy_kind}-key");
