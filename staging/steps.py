@@ -412,6 +412,10 @@ class AssignDomain(Step):
         environment.save(update_fields=["url"])
         context.log(f"Staging address: {environment.url}")
 
+    def undo(self, services: Services, created: dict[str, Any]) -> None:
+        # Only a domain this step made is recorded: one the copy already had is left alone.
+        services.railway.delete_service_domain(created["service_domain_id"])
+
 
 class CopyDatabase(Step):
     name = "copy_database"
