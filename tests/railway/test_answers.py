@@ -11,7 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from staging.railway import RailwayClient, RailwayUnavailable, RailwayUnexpectedResponse
+from staging.railway import (
+    RailwayClient,
+    RailwayError,
+    RailwayUnavailable,
+    RailwayUnexpectedResponse,
+)
 
 Handler = Callable[[str, dict[str, Any]], httpx.Response]
 
@@ -93,10 +98,10 @@ def test_a_deployment_without_its_service_is_read_with_the_service_id():
 def test_an_answer_that_is_not_json_data_is_a_railway_error_not_a_crash():
     railway = FakeRailway(lambda op, _v: httpx.Response(200, json=["not", "an", "object"]))
 
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(RailwayError) as caught:
         railway.client().list_projects()
 
-    assert getattr(caught.value, "code", None) == "railway_error"
+    assert caught.value.code == "railway_error"
 
 
 def test_every_create_looks_for_what_an_unanswered_attempt_made_before_sending_it_again():
