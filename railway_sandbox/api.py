@@ -435,6 +435,17 @@ class RailwayApi:
         self.sandbox.save()
         return self._domain_node(instance, domain)
 
+    def serviceDomainDelete(self, info: Info, id: str) -> bool:
+        for project in self.world.projects.values():
+            for environment in project.environments.values():
+                for instance in environment.instances.values():
+                    kept = [domain for domain in instance.domains if domain.id != id]
+                    if len(kept) != len(instance.domains):
+                        instance.domains = kept
+                        self.sandbox.save()
+                        return True
+        raise SandboxGraphQLError("ServiceDomain not found")
+
     def serviceInstanceRedeploy(
         self,
         info: Info,

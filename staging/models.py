@@ -388,10 +388,6 @@ class Run(models.Model):
         self.status = RunStatus.RUNNING
         self.started_at = self.heartbeat_at = now
 
-    def heartbeat(self) -> None:
-        self.heartbeat_at = timezone.now()
-        Run.objects.filter(pk=self.pk).update(heartbeat_at=self.heartbeat_at)
-
     def finish(self, status: RunStatus, error_code: str = "", error_message: str = "") -> None:
         if status not in RunStatus.terminal():
             raise ValueError(f"{status} is not a terminal status")

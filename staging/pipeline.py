@@ -134,8 +134,6 @@ def execute(run: Run, services: Services, cancel: threading.Event) -> Run:
         lambda: _set_environment_status(environment, plan.running), "starting the run"
     )
     context = StepContext(run=run, environment=environment, services=services, cancel=cancel)
-    # Per run, not per client: a test or a command may share one client between runs.
-    context.values["railway_calls_before"] = services.railway.calls
     log_extra = {"run_id": run.pk, "operation": run.operation, "site": environment.site.slug}
     logger.info("run started", extra=log_extra)
     try:
@@ -200,9 +198,7 @@ def _run_step(context: StepContext, step: Step, position: int, total: int) -> No
         durations = run.metrics.setdefault("step_seconds", {})
         durations[step.name] = round((record.finished_at - started).total_seconds(), 3)
         # Railway allows a Hobby workspace 1,000 requests an hour; each run's share is kept.
-        run.metrics["railway_calls"] = (
-            context.services.railway.calls - context.values["railway_calls_before"]
-        )
+        run.metrics["railway_calls"] = context.services.railway.calls - context.railway_calls_before
 
         def save() -> None:
             record.save(update_fields=["status", "finished_at"])

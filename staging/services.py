@@ -24,6 +24,8 @@ class Services:
     url_template: str = "https://{domain}"
     copy_database: Callable[..., dbcopy.CopyReport] = dbcopy.copy_database
     inspect_database: Callable[[str], dbcopy.PreflightReport] = dbcopy.inspect_source
+    # Asks both servers who they are: refuses a target that is the source in disguise.
+    check_copy: Callable[..., dbcopy.PreflightReport] = dbcopy.preflight
     prepare_wordpress: Callable[..., wordpress.PrepareReport] = wordpress.prepare_wordpress
     mask_columns: Callable[..., wordpress.MaskingReport] = wordpress.mask_columns
     default_reset_options: Sequence[str] = wordpress.DEFAULT_RESET_OPTIONS

@@ -13,18 +13,18 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
 
-from staging import dbcopy, replication, sitecheck
+from staging import replication, sitecheck
 from staging.errors import NameTaken, UnderstudyError
 from staging.isolation import neutralise
 from staging.models import ClientSite, Run, RunStep, StagingEnvironment
 from staging.names import validate_name
-from staging.railway import RailwayNotFound, TcpProxy, database_url
+from staging.railway import RailwayClient, RailwayNotFound, TcpProxy, database_url
 from staging.secrets import mask_text, mask_url
 from staging.services import Services
 from staging.wordpress import MaskingRule
@@ -72,38 +72,80 @@ VOLUMES_NOTE = (
 )
 
 
+class ProjectService(NamedTuple):
+    """A service of the site's Railway project, as preflight found it."""
+
+    id: str
+    name: str
+    is_database: bool
+
+
 @dataclass
 class StepContext:
-    """What a step works on. ``values`` carries results between steps of one execution only
-    (connection URLs hold passwords, so they are never stored)."""
+    """What a step works on, and what steps hand on to later steps of the same execution.
+
+    The database URLs hold passwords: they live here, for one execution, and are never stored.
+    """
 
     run: Run
     environment: StagingEnvironment
     services: Services
     cancel: threading.Event
-    values: dict[str, Any] = field(default_factory=dict)
     record: RunStep | None = None
+    # The Railway client may be shared between runs: each run's share of the calls is counted
+    # from here.
+    railway_calls_before: int = field(init=False)
+    # Every service of the project (preflight); a refresh, which has no preflight, knows the
+    # site's two.
+    project_services: list[ProjectService] = field(default_factory=list)
+    # The staging database's public URL (expose_database).
+    target_url: str | None = None
+    # The address the WordPress site called home in production (prepare_site), for the health
+    # check's look for links back to production.
+    wordpress_production_url: str | None = None
+    _source_url: str | None = None
     _base_percent: float = 0
     _share: float = 0
+
+    def __post_init__(self) -> None:
+        self.railway_calls_before = self.services.railway.calls
 
     @property
     def site(self) -> ClientSite:
         return self.environment.site
 
+    def source_url(self) -> str:
+        """The production database's public URL: read from Railway and checked against the TCP
+        proxy Railway reports for it, once per execution."""
+        if self._source_url is None:
+            self._source_url = _production_database_url(self.site, self.services.railway)
+        return self._source_url
+
+    def database_urls(self) -> tuple[str, str]:
+        """(production, staging) database URLs, for the steps after expose_database."""
+        if self.target_url is None:
+            raise RuntimeError("The staging database URL is read by expose_database, not run yet.")
+        return self.source_url(), self.target_url
+
     def begin(self, record: RunStep, base_percent: float, share: float) -> None:
         self.record, self._base_percent, self._share = record, base_percent, share
 
     def log(self, message: str) -> None:
-        assert self.record is not None
+        record = self._current_record()
         line = f"{timezone.now():%H:%M:%S} {mask_text(message)}\n"
-        self.record.log += line
-        RunStep.objects.filter(pk=self.record.pk).update(log=self.record.log)
+        record.log += line
+        RunStep.objects.filter(pk=record.pk).update(log=record.log)
 
     def remember(self, **created: str) -> None:
         """Save the ids of what this step created, before anything else can go wrong."""
-        assert self.record is not None
-        self.record.created.update(created)
-        RunStep.objects.filter(pk=self.record.pk).update(created=self.record.created)
+        record = self._current_record()
+        record.created.update(created)
+        RunStep.objects.filter(pk=record.pk).update(created=record.created)
+
+    def _current_record(self) -> RunStep:
+        if self.record is None:
+            raise RuntimeError("A step wrote to its record before the pipeline began it.")
+        return self.record
 
     def progress(self, step_percent: float) -> None:
         """The step's own progress (0 to 100), shown as part of the run's."""
@@ -153,8 +195,8 @@ class Preflight(Step):
                 f"The production environment of {site} is no longer in its Railway project."
             )
         services = {service.id: service for service in project.services}
-        context.values["services"] = [
-            (service.id, service.name, service.database_engine is not None)
+        context.project_services = [
+            ProjectService(service.id, service.name, service.database_engine is not None)
             for service in project.services
         ]
         database = services.get(site.database_service_id)
@@ -169,9 +211,8 @@ class Preflight(Step):
             )
         if site.production_environment_id == environment.railway_environment_id:
             raise SiteMisconfigured("The staging environment cannot be the production one.")
-        source_url = _production_database_url(context)
+        source_url = context.source_url()
         source = context.services.inspect_database(source_url)
-        context.values["source_size_bytes"] = source.source_size_bytes
         context.log(
             f"Production database: {database.database_engine} {source.server_version}, "
             f"{source.source_size_bytes / 1e6:.1f} MB, at {mask_url(source_url)}"
@@ -339,8 +380,10 @@ class ExposeDatabase(Step):
         if not target_url:
             raise StagingDatabaseNotReady("The staging database has no public address yet.")
         _check_address("staging", target_url, proxies)
-        context.values["target_url"] = target_url
-        _production_database_url(context)
+        context.target_url = target_url
+        # A refresh has no preflight: production's address is read and checked here, before
+        # anything is written.
+        context.source_url()
         context.log(
             f"Staging database at {mask_url(target_url)}, the TCP proxy Railway reports for it."
         )
@@ -369,14 +412,17 @@ class AssignDomain(Step):
         environment.save(update_fields=["url"])
         context.log(f"Staging address: {environment.url}")
 
+    def undo(self, services: Services, created: dict[str, Any]) -> None:
+        # Only a domain this step made is recorded: one the copy already had is left alone.
+        services.railway.delete_service_domain(created["service_domain_id"])
+
 
 class CopyDatabase(Step):
     name = "copy_database"
     label = "Copying the production data"
 
     def run(self, context: StepContext) -> None:
-        source_url = context.values["source_url"]
-        target_url = context.values["target_url"]
+        source_url, target_url = context.database_urls()
         last_logged = [0.0]
 
         def on_progress(progress: Any) -> None:
@@ -424,15 +470,13 @@ class PrepareSite(Step):
     def run(self, context: StepContext) -> None:
         site, environment = context.site, context.environment
         services = context.services
-        target_url = context.values["target_url"]
+        source_url, target_url = context.database_urls()
         # This step writes into the target on its own (URL rewrite, masking), so it must not
         # rely on the copy before it having refused production: the servers are asked again,
         # which also sees through another host name, user or proxy for the same database; and
         # the target must carry this environment's staging marker, written by the copy.
-        dbcopy.preflight(
-            _production_database_url(context),
-            target_url,
-            staging_marker=environment.railway_environment_id,
+        services.check_copy(
+            source_url, target_url, staging_marker=environment.railway_environment_id
         )
         salt = _masking_salt(site)
         if site.is_wordpress:
@@ -443,10 +487,10 @@ class PrepareSite(Step):
                 masking=site.masking_preset,
                 masking_salt=salt,
             )
-            context.values["production_url"] = report.production_url
+            context.wordpress_production_url = report.production_url
             context.log(
                 f"WordPress: {report.production_url} → {report.staging_url} in "
-                f"{sum(report.rows_rewritten.values())} rows; search engines discouraged; "
+                f"{report.total_rows_rewritten} rows; search engines discouraged; "
                 f"{len(report.options_reset)} options reset."
             )
             masking = report.masking
@@ -473,7 +517,7 @@ class HealthCheck(Step):
         url = context.environment.url
         production_hosts = {
             urlsplit(candidate).hostname or ""
-            for candidate in (context.values.get("production_url", ""), site.production_url)
+            for candidate in (context.wordpress_production_url, site.production_url)
             if candidate
         } - {""}
         timeout = settings.STAGING_HEALTH_CHECK_TIMEOUT_SECONDS
@@ -531,15 +575,14 @@ def _masking_salt(site: ClientSite) -> str:
     return hmac.new(key, f"masking:{site.pk}".encode(), hashlib.sha256).hexdigest()
 
 
-def _project_services(context: StepContext) -> list[tuple[str, str, bool]]:
-    """(id, name, is a database) of every service of the project, as preflight read them."""
+def _project_services(context: StepContext) -> list[ProjectService]:
+    """Every service of the project, as preflight read them, or the site's two."""
     site = context.site
-    known = context.values.get("services")
-    if known:
-        return list(known)
+    if context.project_services:
+        return list(context.project_services)
     return [
-        (site.app_service_id, site.app_service_name or "app", False),
-        (site.database_service_id, site.database_service_name or "database", True),
+        ProjectService(site.app_service_id, site.app_service_name or "app", False),
+        ProjectService(site.database_service_id, site.database_service_name or "database", True),
     ]
 
 
@@ -572,11 +615,8 @@ def _check_address(which: str, url: str, proxies: list[TcpProxy]) -> None:
     )
 
 
-def _production_database_url(context: StepContext) -> str:
-    if "source_url" in context.values:
-        return str(context.values["source_url"])
-    site = context.site
-    variables = context.services.railway.get_variables(
+def _production_database_url(site: ClientSite, railway: RailwayClient) -> str:
+    variables = railway.get_variables(
         site.railway_project_id, site.production_environment_id, site.database_service_id
     )
     url = database_url(site.database_engine, variables)  # type: ignore[arg-type]
@@ -588,11 +628,8 @@ def _production_database_url(context: StepContext) -> str:
     _check_address(
         "production",
         url,
-        context.services.railway.list_tcp_proxies(
-            site.production_environment_id, site.database_service_id
-        ),
+        railway.list_tcp_proxies(site.production_environment_id, site.database_service_id),
     )
-    context.values["source_url"] = url
     return url
 
 

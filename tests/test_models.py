@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -87,20 +87,6 @@ class TestRun:
         run.start()
         with pytest.raises(InvalidState):
             run.start()
-
-    def test_a_heartbeat_records_when_it_was_sent(self, monkeypatch):
-        started = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-        beat = started + timedelta(seconds=30)
-        run = make_run()
-        monkeypatch.setattr(timezone, "now", lambda: started)
-        run.start()
-        monkeypatch.setattr(timezone, "now", lambda: beat)
-
-        run.heartbeat()
-
-        run.refresh_from_db()
-        assert run.heartbeat_at == beat
-        assert run.started_at == started
 
     def test_finish_records_the_status_and_error_code(self):
         run = make_run()

@@ -3,8 +3,6 @@ that a list costs the same number of queries whatever its length."""
 
 from __future__ import annotations
 
-import logging
-from functools import cache
 from typing import Any
 
 from django.utils import timezone
@@ -21,27 +19,8 @@ from staging.models import (
     RunStep,
     StagingEnvironment,
 )
+from staging.plans import STEP_LABELS
 from staging.runs import MAX_TTL_DAYS
-
-logger = logging.getLogger(__name__)
-
-
-@cache
-def step_labels() -> dict[str, str]:
-    """Plain-language step names from the pipeline, when it is installed."""
-    try:
-        from staging import steps
-    except Exception:
-        # Labels are a courtesy: a pipeline that cannot be imported must not stop polling.
-        logger.exception("Step labels unavailable; the API shows step names instead")
-        return {}
-    labels: dict[str, str] = {}
-    for value in vars(steps).values():
-        if isinstance(value, type) and issubclass(value, steps.Step):
-            name, label = getattr(value, "name", None), getattr(value, "label", None)
-            if isinstance(name, str) and isinstance(label, str):
-                labels[name] = label
-    return labels
 
 
 class ErrorDetailSerializer(serializers.Serializer[Any]):
@@ -144,7 +123,7 @@ class StepSerializer(serializers.ModelSerializer[RunStep]):
         read_only_fields = fields
 
     def get_label(self, step: RunStep) -> str:
-        return step_labels().get(step.name, step.name)
+        return STEP_LABELS.get(step.name, step.name)
 
 
 class RunErrorSerializer(serializers.Serializer[Any]):

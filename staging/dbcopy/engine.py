@@ -315,7 +315,8 @@ def _copy_database(
             attempts=number,
             row_counts=row_counts,
         )
-    assert last_error is not None
+    if last_error is None:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
     raise CopyError(
         f"The copy of {source} into {target} failed after {attempts} attempt(s): "
         f"{last_error.message}",

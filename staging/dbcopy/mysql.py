@@ -435,7 +435,8 @@ class MysqlEngine:
                 self._client_command(target_options), env=attempt.env(), stdin=subprocess.PIPE
             ) as load,
         ):
-            assert dump.stdout is not None and load.stdin is not None
+            if dump.stdout is None or load.stdin is None:
+                raise RuntimeError("the dump and load pipes were not opened")
             deferring = _KeyDeferrer() if defer_keys is not None else None
             try:
                 for line in dump.stdout:
@@ -550,7 +551,8 @@ class MysqlEngine:
                 attempt.cancelling(lambda: self._kill_sessions(sessions)),
             ):
                 try:
-                    assert dump.stdout is not None
+                    if dump.stdout is None:
+                        raise RuntimeError("the dump pipe was not opened")
                     header = self._read_header(dump.stdout)
                     prelude = [
                         *_statements(header),

@@ -366,7 +366,8 @@ class PostgresEngine:
             with attempt.cancelling(conn.cancel_safe):
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 row = conn.execute("SELECT pg_export_snapshot()").fetchone()
-                assert row is not None
+                if row is None:
+                    raise RuntimeError("pg_export_snapshot() returned no row")
                 yield conn, str(row[0])
         finally:
             conn.close()
@@ -728,7 +729,8 @@ def _sequence_state(conn: psycopg.Connection[Any], schema: str, name: str) -> tu
             sql.Identifier(schema), sql.Identifier(name)
         )
     ).fetchone()
-    assert row is not None
+    if row is None:
+        raise RuntimeError(f"sequence {schema}.{name} returned no row")
     return int(row[0]), bool(row[1])
 
 

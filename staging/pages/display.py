@@ -15,16 +15,7 @@ from staging.models import (
     StagingEnvironment,
     StepStatus,
 )
-from staging.steps import CLONE_STEPS, REFRESH_STEPS, TEARDOWN_STEPS, Step
-
-PLANNED_STEPS: dict[str, tuple[Step, ...]] = {
-    Operation.CLONE: CLONE_STEPS,
-    Operation.REFRESH: REFRESH_STEPS,
-    Operation.TEARDOWN: TEARDOWN_STEPS,
-}
-STEP_LABELS: dict[str, str] = {
-    step.name: step.label for steps in PLANNED_STEPS.values() for step in steps
-}
+from staging.plans import PLANNED_STEPS, STEP_LABELS
 
 STEP_STATES: dict[str, str] = {
     "pending": "Waiting",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.models import User
@@ -88,8 +88,7 @@ class CreateStagingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.site = site
         days = sorted({*LIFETIME_CHOICES, site.ttl_days} & set(range(1, MAX_TTL_DAYS + 1)))
-        ttl_field = self.fields["ttl_days"]
-        assert isinstance(ttl_field, forms.TypedChoiceField)
+        ttl_field = cast(forms.TypedChoiceField, self.fields["ttl_days"])
         ttl_field.choices = [(d, "1 day" if d == 1 else f"{d} days") for d in days]
         ttl_field.initial = site.ttl_days
 
@@ -122,8 +121,7 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
-        action_field = self.fields["action"]
-        assert isinstance(action_field, forms.ChoiceField)
+        action_field = cast(forms.ChoiceField, self.fields["action"])
         action_field.choices = [("", "All"), *((a, audit_action_label(a)) for a in actions)]
 
     def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
@@ -200,8 +198,7 @@ class ImportSiteForm(forms.Form):
         )
 
     def _choose(self, field: str, choices: list[tuple[str, str]]) -> None:
-        choice_field = self.fields[field]
-        assert isinstance(choice_field, forms.ChoiceField)
+        choice_field = cast(forms.ChoiceField, self.fields[field])
         choice_field.choices = choices
 
     def clean_slug(self) -> str:

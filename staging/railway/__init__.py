@@ -1,4 +1,4 @@
-"""Railway: a typed GraphQL client, and a local sandbox that answers the same operations."""
+"""Railway: a typed GraphQL client over Railway's public API, its answers and its errors."""
 
 from staging.railway.client import RailwayClient
 from staging.railway.errors import (
@@ -11,6 +11,7 @@ from staging.railway.errors import (
     RailwayTimeout,
     RailwayUnauthorized,
     RailwayUnavailable,
+    RailwayUnexpectedResponse,
 )
 from staging.railway.types import (
     DEPLOYMENT_FAILED_STATUSES,
@@ -46,6 +47,7 @@ __all__ = [
     "RailwayTimeout",
     "RailwayUnauthorized",
     "RailwayUnavailable",
+    "RailwayUnexpectedResponse",
     "Service",
     "ServiceDomain",
     "ServiceInstance",

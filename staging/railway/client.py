@@ -12,11 +12,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 
 from staging.railway import operations as ops
+from staging.railway.answers import Answer
 from staging.railway.errors import (
     RailwayConflict,
     RailwayDeploymentFailed,
@@ -41,6 +42,8 @@ from staging.railway.types import (
 from staging.secrets import mask_text
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PAGE_SIZE: Final = 50
 _BACKOFF_BASE: Final = 0.5
@@ -80,6 +83,7 @@ class RailwayClient:
         max_retries: int = 4,
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url
         self.calls = 0
@@ -93,7 +97,9 @@ class RailwayClient:
         # The token is added per request, never to the client's default headers, so that nothing
         # that describes the httpx client can carry it.
         self._http = httpx.Client(
-            timeout=timeout, headers={"User-Agent": "understudy", "Accept": "application/json"}
+            timeout=timeout,
+            headers={"User-Agent": "understudy", "Accept": "application/json"},
+            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -121,9 +127,11 @@ class RailwayClient:
         after: str | None = None
         while True:
             data = self._execute(ops.PROJECTS, "projects", {"first": PAGE_SIZE, "after": after})
-            connection = data["projects"]
-            projects += [ProjectSummary(id=n["id"], name=n["name"]) for n in _nodes(connection)]
-            after = _next_cursor(connection)
+            connection = data.answer("projects")
+            projects += [
+                ProjectSummary(id=n.text("id"), name=n.text("name")) for n in connection.nodes()
+            ]
+            after = connection.next_cursor()
             if after is None:
                 return projects
 
@@ -137,27 +145,25 @@ class RailwayClient:
         variables: dict[str, Any] = {"id": project_id, "first": PAGE_SIZE}
         environments_done = services_done = False
         while True:
-            project = self._execute(ops.PROJECT, "project", variables)["project"]
+            project = self._execute(ops.PROJECT, "project", variables).answer("project")
+            # A finished list stays on its last cursor, so later pages of the other list do not
+            # repeat it.
             if not environments_done:
-                environments += [
-                    Environment(id=n["id"], name=n["name"]) for n in _nodes(project["environments"])
-                ]
-                cursor = _next_cursor(project["environments"])
+                page = project.answer("environments")
+                environments += [_environment(n) for n in page.nodes()]
+                cursor = page.next_cursor()
                 environments_done = cursor is None
-                variables["environmentsAfter"] = cursor or project["environments"]["pageInfo"].get(
-                    "endCursor"
-                )
+                variables["environmentsAfter"] = cursor or page.end_cursor()
             if not services_done:
-                services += [_service(n) for n in _nodes(project["services"])]
-                cursor = _next_cursor(project["services"])
+                page = project.answer("services")
+                services += [_service(n) for n in page.nodes()]
+                cursor = page.next_cursor()
                 services_done = cursor is None
-                variables["servicesAfter"] = cursor or project["services"]["pageInfo"].get(
-                    "endCursor"
-                )
+                variables["servicesAfter"] = cursor or page.end_cursor()
             if environments_done and services_done:
                 return Project(
-                    id=project["id"],
-                    name=project["name"],
+                    id=project.text("id"),
+                    name=project.text("name"),
                     environments=environments,
                     services=services,
                 )
@@ -187,13 +193,15 @@ class RailwayClient:
                 "environment",
                 {"id": environment_id, "first": PAGE_SIZE, "after": after},
             )
-            environment = data["environment"]
-            connection = environment["serviceInstances"]
-            instances += [_service_instance(n) for n in _nodes(connection)]
-            after = _next_cursor(connection)
+            environment = data.answer("environment")
+            connection = environment.answer("serviceInstances")
+            instances += [_service_instance(n) for n in connection.nodes()]
+            after = connection.next_cursor()
             if after is None:
                 return Environment(
-                    id=environment["id"], name=environment["name"], service_instances=instances
+                    id=environment.text("id"),
+                    name=environment.text("name"),
+                    service_instances=instances,
                 )
 
     def create_environment(
@@ -224,28 +232,14 @@ class RailwayClient:
                 "skipInitialDeploys": skip_initial_deploys,
             }
         }
-        for attempt in range(self._max_retries + 1):
-            try:
-                data = self._execute(
-                    ops.ENVIRONMENT_CREATE, "environmentCreate", variables, idempotent=False
-                )
-                created = data["environmentCreate"]
-                environment = Environment(id=created["id"], name=created["name"])
-                break
-            except _AmbiguousFailure as exc:
-                existing = self.find_environment(project_id, name)
-                if existing is not None:
-                    logger.info(
-                        "environmentCreate: found environment %s after an unanswered create",
-                        existing.id,
-                    )
-                    environment = existing
-                    break
-                if attempt == self._max_retries:
-                    raise RailwayUnavailable(
-                        f"Railway did not confirm creating environment {name!r}: {exc.message}"
-                    ) from None
-                self._sleep(self._backoff(attempt))
+        environment = self._create(
+            ops.ENVIRONMENT_CREATE,
+            "environmentCreate",
+            variables,
+            read=_environment,
+            find_existing=lambda: self.find_environment(project_id, name),
+            what=f"environment {name!r}",
+        )
         self._wait_until_applied(environment.id)
         return environment
 
@@ -271,7 +265,7 @@ class RailwayClient:
             "serviceInstance",
             {"environmentId": environment_id, "serviceId": service_id},
         )
-        return _service_instance(data["serviceInstance"])
+        return _service_instance(data.answer("serviceInstance"))
 
     def deploy(self, environment_id: str, service_id: str) -> str:
         """Start a deployment of the service (its first, or a new one); returns its id.
@@ -283,16 +277,19 @@ class RailwayClient:
             "serviceInstanceDeployV2",
             {"environmentId": environment_id, "serviceId": service_id},
         )
-        return str(data["serviceInstanceDeployV2"])
+        return data.text("serviceInstanceDeployV2")
 
     def get_deployment(self, deployment_id: str) -> Deployment:
         """One deployment's status. https://docs.railway.com/integrations/api/manage-deployments"""
-        data = self._execute(ops.DEPLOYMENT, "deployment", {"id": deployment_id})["deployment"]
+        data = self._execute(ops.DEPLOYMENT, "deployment", {"id": deployment_id})
+        deployment = data.answer("deployment")
+        service = deployment.optional_answer("service")
+        service_id = deployment.text("serviceId")
         return Deployment(
-            id=data["id"],
-            status=data["status"],
-            service_id=data["serviceId"],
-            service_name=(data.get("service") or {}).get("name") or data["serviceId"],
+            id=deployment.text("id"),
+            status=deployment.optional_text("status"),
+            service_id=service_id,
+            service_name=(service and service.optional_text("name")) or service_id,
         )
 
     def wait_for_deployment(
@@ -372,8 +369,7 @@ class RailwayClient:
             "variablesForServiceDeployment",
             {"projectId": project_id, "environmentId": environment_id, "serviceId": service_id},
         )
-        rendered = data["variablesForServiceDeployment"] or {}
-        return {name: str(value) for name, value in rendered.items() if value is not None}
+        return data.strings("variablesForServiceDeployment")
 
     def get_raw_variables(
         self, project_id: str, environment_id: str, service_id: str
@@ -393,8 +389,7 @@ class RailwayClient:
                 "unrendered": True,
             },
         )
-        raw = data["variables"] or {}
-        return {name: str(value) for name, value in raw.items() if value is not None}
+        return data.strings("variables")
 
     def upsert_variables(
         self,
@@ -437,8 +432,9 @@ class RailwayClient:
         )
         return [
             _tcp_proxy(proxy)
-            for proxy in data["tcpProxies"]
-            if proxy.get("deletedAt") is None and proxy.get("syncStatus") not in _GONE
+            for proxy in data.answers("tcpProxies")
+            if proxy.optional_text("deletedAt") is None
+            and proxy.optional_text("syncStatus") not in _GONE
         ]
 
     def create_tcp_proxy(
@@ -456,20 +452,21 @@ class RailwayClient:
                 "applicationPort": application_port,
             }
         }
-        for attempt in range(self._max_retries + 1):
-            try:
-                data = self._execute(
-                    ops.TCP_PROXY_CREATE, "tcpProxyCreate", variables, idempotent=False
-                )
-                return _tcp_proxy(data["tcpProxyCreate"])
-            except _AmbiguousFailure:
-                for proxy in self.list_tcp_proxies(environment_id, service_id):
-                    if proxy.application_port == application_port:
-                        return proxy
-                if attempt == self._max_retries:
-                    raise
-                self._sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._create(
+            ops.TCP_PROXY_CREATE,
+            "tcpProxyCreate",
+            variables,
+            read=_tcp_proxy,
+            find_existing=lambda: next(
+                (
+                    proxy
+                    for proxy in self.list_tcp_proxies(environment_id, service_id)
+                    if proxy.application_port == application_port
+                ),
+                None,
+            ),
+            what=f"a TCP proxy to port {application_port}",
+        )
 
     def list_service_domains(
         self, project_id: str, environment_id: str, service_id: str
@@ -483,9 +480,7 @@ class RailwayClient:
             "domains",
             {"projectId": project_id, "environmentId": environment_id, "serviceId": service_id},
         )
-        return [
-            ServiceDomain(id=d["id"], domain=d["domain"]) for d in data["domains"]["serviceDomains"]
-        ]
+        return [_service_domain(d) for d in data.answer("domains").answers("serviceDomains")]
 
     def create_service_domain(
         self, environment_id: str, service_id: str, target_port: int | None = None
@@ -502,23 +497,61 @@ class RailwayClient:
                 "targetPort": target_port,
             }
         }
-        for attempt in range(self._max_retries + 1):
-            try:
-                data = self._execute(
-                    ops.SERVICE_DOMAIN_CREATE, "serviceDomainCreate", variables, idempotent=False
-                )
-                created = data["serviceDomainCreate"]
-                return ServiceDomain(id=created["id"], domain=created["domain"])
-            except _AmbiguousFailure:
-                existing = self._service_domains_of(environment_id, service_id)
-                if existing:
-                    return existing[-1]
-                if attempt == self._max_retries:
-                    raise
-                self._sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._create(
+            ops.SERVICE_DOMAIN_CREATE,
+            "serviceDomainCreate",
+            variables,
+            read=_service_domain,
+            find_existing=lambda: next(
+                reversed(self._service_domains_of(environment_id, service_id)), None
+            ),
+            what="a service domain",
+        )
+
+    def delete_service_domain(self, service_domain_id: str) -> None:
+        """Remove a Railway-provided domain; one already gone is not an error.
+
+        https://docs.railway.com/integrations/api/manage-domains
+        """
+        try:
+            self._execute(
+                ops.SERVICE_DOMAIN_DELETE, "serviceDomainDelete", {"id": service_domain_id}
+            )
+        except RailwayNotFound:
+            logger.info("serviceDomainDelete: domain %s was already gone", service_domain_id)
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _create(
+        self,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        *,
+        read: Callable[[Answer], T],
+        find_existing: Callable[[], T | None],
+        what: str,
+    ) -> T:
+        """The one retry policy for creates: send the create; when it was sent but no answer came
+        back, look for what it may have made before sending it again, with backoff between
+        attempts. Never makes two."""
+        attempt = 0
+        while True:
+            try:
+                data = self._execute(document, operation, variables, idempotent=False)
+                return read(data.answer(operation))
+            except _AmbiguousFailure as exc:
+                existing = find_existing()
+                if existing is not None:
+                    logger.info("%s: found %s after an unanswered create", operation, what)
+                    return existing
+                if attempt >= self._max_retries:
+                    raise RailwayUnavailable(
+                        f"Railway did not confirm creating {what}: {exc.message}",
+                        details={"operation": operation},
+                    ) from None
+                self._sleep(self._backoff(attempt))
+                attempt += 1
 
     def _service_domains_of(self, environment_id: str, service_id: str) -> list[ServiceDomain]:
         data = self._execute(
@@ -526,8 +559,8 @@ class RailwayClient:
             "serviceInstance",
             {"environmentId": environment_id, "serviceId": service_id},
         )
-        domains = data["serviceInstance"]["domains"]["serviceDomains"]
-        return [ServiceDomain(id=d["id"], domain=d["domain"]) for d in domains]
+        domains = data.answer("serviceInstance").answer("domains")
+        return [_service_domain(d) for d in domains.answers("serviceDomains")]
 
     def _environments(self, project_id: str) -> Iterator[Environment]:
         after: str | None = None
@@ -537,10 +570,10 @@ class RailwayClient:
                 "environments",
                 {"projectId": project_id, "first": PAGE_SIZE, "after": after},
             )
-            connection = data["environments"]
-            for node in _nodes(connection):
-                yield Environment(id=node["id"], name=node["name"])
-            after = _next_cursor(connection)
+            connection = data.answer("environments")
+            for node in connection.nodes():
+                yield _environment(node)
+            after = connection.next_cursor()
             if after is None:
                 return
 
@@ -551,13 +584,14 @@ class RailwayClient:
                 ops.ENVIRONMENT_STAGED_CHANGES,
                 "environmentStagedChanges",
                 {"environmentId": environment_id},
-            )["environmentStagedChanges"]
-            if patch.get("lastAppliedError"):
+            ).answer("environmentStagedChanges")
+            error = patch.optional_text("lastAppliedError")
+            if error:
                 raise RailwayError(
-                    f"Railway could not apply the new environment: {patch['lastAppliedError']}",
+                    f"Railway could not apply the new environment: {error}",
                     details={"environment_id": environment_id},
                 )
-            if patch["status"] != "APPLYING":
+            if patch.optional_text("status") != "APPLYING":
                 return
             self._sleep(delay)
             delay = min(delay * _APPLY_FACTOR, _APPLY_MAX_DELAY)
@@ -579,7 +613,7 @@ class RailwayClient:
         *,
         idempotent: bool = True,
         headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Send one operation; retry what is safe to retry; map failures to typed errors."""
         body = {"query": document, "variables": variables, "operationName": operation}
         request_headers = headers or {"Authorization": f"Bearer {self._token}"}
@@ -636,7 +670,7 @@ class RailwayClient:
             self._sleep(delay)
             attempt += 1
 
-    def _data(self, response: httpx.Response, operation: str) -> dict[str, Any]:
+    def _data(self, response: httpx.Response, operation: str) -> Answer:
         if response.status_code in (401, 403):
             raise self._unauthorized(operation)
         try:
@@ -647,17 +681,20 @@ class RailwayClient:
                 "check RAILWAY_API_URL",
                 details={"operation": operation},
             ) from None
-        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict):
+            payload = {}
+        errors = payload.get("errors")
         if errors:
-            message = mask_text(str(errors[0].get("message", "unknown error")), [self._token])
+            first = errors[0] if isinstance(errors, list) else None
+            said = first.get("message") if isinstance(first, dict) else None
+            message = mask_text(str(said or "unknown error"), [self._token])
             raise self._graphql_error(message, operation)
         if response.status_code >= 400 or not isinstance(payload.get("data"), dict):
             raise RailwayError(
                 f"Railway answered HTTP {response.status_code} without data ({operation})",
                 details={"operation": operation},
             )
-        data: dict[str, Any] = payload["data"]
-        return data
+        return Answer(payload["data"], operation)
 
     def _graphql_error(self, message: str, operation: str) -> RailwayError:
         lowered = message.lower()
@@ -691,22 +728,13 @@ class RailwayClient:
                 {},
                 headers={"Project-Access-Token": self._token},
             )
+            token = data.optional_answer("projectToken")
+            return token is not None and bool(token.optional_text("projectId"))
         except RailwayError:
             return False
-        return bool(data.get("projectToken", {}).get("projectId"))
 
 
 _GONE = frozenset({"DELETED", "DELETING"})
-
-
-def _nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:
-    return [edge["node"] for edge in connection.get("edges", [])]
-
-
-def _next_cursor(connection: dict[str, Any]) -> str | None:
-    page = connection.get("pageInfo") or {}
-    cursor = page.get("endCursor")
-    return str(cursor) if page.get("hasNextPage") and cursor else None
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -716,32 +744,46 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-def _service(node: dict[str, Any]) -> Service:
+def _environment(node: Answer) -> Environment:
+    return Environment(id=node.text("id"), name=node.text("name"))
+
+
+def _service(node: Answer) -> Service:
     image = None
-    for edge in (node.get("serviceInstances") or {}).get("edges", []):
-        image = ((edge["node"].get("source")) or {}).get("image") or image
-    return Service(id=node["id"], name=node["name"], image=image)
+    instances = node.optional_answer("serviceInstances")
+    for instance in instances.nodes() if instances else []:
+        source = instance.optional_answer("source")
+        image = (source and source.optional_text("image")) or image
+    return Service(id=node.text("id"), name=node.text("name"), image=image)
 
 
-def _service_instance(node: dict[str, Any]) -> ServiceInstance:
-    deployment = node.get("latestDeployment") or {}
-    domains = node.get("domains") or {}
+def _service_instance(node: Answer) -> ServiceInstance:
+    deployment = node.optional_answer("latestDeployment")
+    source = node.optional_answer("source")
+    domains = node.optional_answer("domains")
     return ServiceInstance(
-        service_id=node["serviceId"],
-        service_name=node["serviceName"],
-        environment_id=node["environmentId"],
-        image=(node.get("source") or {}).get("image"),
-        deployment_status=deployment.get("status"),
-        domains=[d["domain"] for d in domains.get("serviceDomains", [])]
-        + [d["domain"] for d in domains.get("customDomains", [])],
-        deployment_id=deployment.get("id"),
+        service_id=node.text("serviceId"),
+        service_name=node.text("serviceName"),
+        environment_id=node.text("environmentId"),
+        image=source.optional_text("image") if source else None,
+        deployment_status=deployment.optional_text("status") if deployment else None,
+        domains=[
+            d.text("domain")
+            for kind in ("serviceDomains", "customDomains")
+            for d in (domains.answers(kind) if domains else [])
+        ],
+        deployment_id=deployment.optional_text("id") if deployment else None,
     )
 
 
-def _tcp_proxy(proxy: dict[str, Any]) -> TcpProxy:
+def _tcp_proxy(proxy: Answer) -> TcpProxy:
     return TcpProxy(
-        id=proxy["id"],
-        domain=proxy["domain"],
-        proxy_port=int(proxy["proxyPort"]),
-        application_port=int(proxy["applicationPort"]),
+        id=proxy.text("id"),
+        domain=proxy.text("domain"),
+        proxy_port=proxy.integer("proxyPort"),
+        application_port=proxy.integer("applicationPort"),
     )
+
+
+def _service_domain(domain: Answer) -> ServiceDomain:
+    return ServiceDomain(id=domain.text("id"), domain=domain.text("domain"))

@@ -58,3 +58,9 @@ class RailwayTimeout(RailwayError):
 
     code = "railway_timeout"
     http_status = 504
+
+
+class RailwayUnexpectedResponse(RailwayError):
+    """Railway answered, but without a field the client reads, or with another type."""
+
+    code = "railway_unexpected_response"

@@ -154,6 +154,12 @@ mutation serviceDomainCreate($input: ServiceDomainCreateInput!) {
 }
 """
 
+SERVICE_DOMAIN_DELETE = """
+mutation serviceDomainDelete($id: String!) {
+  serviceDomainDelete(id: $id)
+}
+"""
+
 SERVICE_INSTANCE_REDEPLOY = """
 mutation serviceInstanceRedeploy($environmentId: String!, $serviceId: String!) {
   serviceInstanceRedeploy(environmentId: $environmentId, serviceId: $serviceId)
@@ -194,6 +200,7 @@ OPERATIONS: dict[str, str] = {
     "tcpProxyCreate": TCP_PROXY_CREATE,
     "domains": DOMAINS,
     "serviceDomainCreate": SERVICE_DOMAIN_CREATE,
+    "serviceDomainDelete": SERVICE_DOMAIN_DELETE,
     "serviceInstanceRedeploy": SERVICE_INSTANCE_REDEPLOY,
     "serviceInstanceDeployV2": SERVICE_INSTANCE_DEPLOY_V2,
     "deployment": DEPLOYMENT,

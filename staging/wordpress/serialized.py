@@ -231,7 +231,8 @@ def php_float(number: float) -> bytes:
         return f"{sign}0".encode()
     exact = decimal.Decimal(repr(abs(number))).normalize()
     _, digit_tuple, exponent = exact.as_tuple()
-    assert isinstance(exponent, int)
+    if not isinstance(exponent, int):  # only NaN and infinities have none, handled above
+        raise ValueError(f"not a finite number: {number!r}")
     digits = "".join(map(str, digit_tuple))
     decpt = len(digits) + exponent
     if (decpt < -3) if decpt < 0 else (decpt > 17):
@@ -386,7 +387,8 @@ def replace_in_value(
         result = _walk(data, replace)
     except RecursionError:
         result = replace(data)
-    assert isinstance(result, bytes)
+    if not isinstance(result, bytes):
+        raise TypeError("a rewritten serialized value must be bytes")
     return result.decode("utf-8", "surrogateescape")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from staging.dbcopy import CopyError
 from staging.models import Run, RunStatus, StepStatus
+from staging.steps import AssignDomain
 from tests.pipeline.helpers import (
     assert_rolled_back,
     clone,
@@ -73,6 +74,27 @@ def test_a_failed_copy_rolls_the_clone_back(
     assert run.steps.get(name="copy_database").status == StepStatus.FAILED
     assert run.steps.get(name="create_environment").status == StepStatus.ROLLED_BACK
     assert_rolled_back(run, sandbox, ledger_project.project_id, databases_before)
+
+
+def test_a_failed_copy_deletes_the_domain_the_clone_made_before_its_environment(
+    ledger_site, ledger_project, services, sandbox, job_queue, databases_before
+):
+    def copy_then_fail(source, target, **options):
+        raise CopyError("The connection to the staging database was lost three times.")
+
+    run = clone(ledger_site, replace(services, copy_database=copy_then_fail))
+
+    domain_step = run.steps.get(name="assign_domain")
+    assert domain_step.created.get("service_domain_id")
+    assert domain_step.status == StepStatus.ROLLED_BACK
+    assert sandbox.calls["serviceDomainDelete"] == 1
+    assert_rolled_back(run, sandbox, ledger_project.project_id, databases_before)
+
+
+def test_undoing_a_domain_that_is_already_gone_is_not_an_error(services, sandbox):
+    AssignDomain().undo(services, {"service_domain_id": "domain-deleted-by-hand"})
+
+    assert sandbox.calls["serviceDomainDelete"] == 1
 
 
 def test_a_site_that_never_answers_rolls_the_clone_back(

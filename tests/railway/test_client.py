@@ -239,3 +239,20 @@ def test_a_failed_deployment_raises(railway_client, sandbox, postgres_site):
 )
 def test_the_database_engine_is_detected_from_the_image(image, engine):
     assert detect_database_engine(image) == engine
+
+
+def test_deleting_a_service_domain_removes_it_and_tolerates_one_already_gone(
+    railway_client, wordpress_site
+):
+    env = _new_environment(railway_client, wordpress_site, "domain-undo")
+    try:
+        app = wordpress_site.app_service_id
+        domain = railway_client.create_service_domain(env.id, app)
+
+        railway_client.delete_service_domain(domain.id)
+        railway_client.delete_service_domain(domain.id)
+
+        domains = railway_client.list_service_domains(wordpress_site.project_id, env.id, app)
+        assert domain.id not in {d.id for d in domains}
+    finally:
+        railway_client.delete_environment(env.id)
