@@ -6,12 +6,14 @@ import pytest
 
 from railway_sandbox.site import table_counts
 from staging.railway import (
+    RailwayClient,
     RailwayConflict,
     RailwayDeploymentFailed,
     RailwayNotFound,
     database_url,
     detect_database_engine,
 )
+from tests.fixtures_railway import SANDBOX_TOKEN
 
 
 def _new_environment(client, site, name):
@@ -63,17 +65,31 @@ def test_it_finds_an_environment_by_name_or_returns_none(railway_client, wordpre
     assert railway_client.find_environment(wordpress_site.project_id, "nope") is None
 
 
-def test_it_duplicates_an_environment_and_waits_until_it_is_applied(
-    railway_client, sandbox, postgres_site
-):
-    env = _new_environment(railway_client, postgres_site, "dup-1")
+def test_it_duplicates_an_environment_and_waits_until_it_is_applied(sandbox, postgres_site):
+    waits: list[float] = []
+
+    def railway_applies_while_the_client_waits(seconds: float) -> None:
+        waits.append(seconds)
+        for environment in sandbox.world.projects[postgres_site.project_id].environments.values():
+            environment.applied_at = 0.0
+
+    saved, sandbox.apply_seconds = sandbox.apply_seconds, 3600.0
+    client = RailwayClient(
+        sandbox.api_url, SANDBOX_TOKEN, sleep=railway_applies_while_the_client_waits
+    )
     try:
-        assert sandbox.calls["environmentStagedChanges"] >= 2
-        full = railway_client.get_environment(env.id)
+        env = _new_environment(client, postgres_site, "dup-1")
+    finally:
+        sandbox.apply_seconds = saved
+    try:
+        # Asked once while applying, waited once, asked again and found it applied.
+        assert sandbox.calls["environmentStagedChanges"] == 2 and len(waits) == 1
+        full = client.get_environment(env.id)
         assert {i.service_name for i in full.service_instances} == {"App", "Postgres"}
         assert all(i.deployment_status for i in full.service_instances)
     finally:
-        railway_client.delete_environment(env.id)
+        client.delete_environment(env.id)
+        client.close()
 
 
 def test_the_duplicated_database_is_new_and_empty_with_template_variables(
