@@ -28,7 +28,6 @@ from staging import runs
 from staging.addresses import client_ip
 from staging.api import serializers as s
 from staging.api.authentication import ApiTokenAuthentication
-from staging.api.errors import GdprAcknowledgementRequired
 from staging.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from staging.api.idempotency import idempotent
 from staging.api.pagination import AuditCursorPagination, PageNumberPagination
@@ -242,18 +241,12 @@ class EnvironmentViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         given = s.EnvironmentCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        if not data["gdpr_acknowledged"]:
-            raise GdprAcknowledgementRequired(
-                "A staging copy holds production personal data: set gdpr_acknowledged to true "
-                "to confirm it will be handled accordingly.",
-                details={"field": "gdpr_acknowledged"},
-            )
         run = runs.start_clone(
             data["site"],
             self.actor(),
             name=data.get("name") or None,
             ttl_days=data.get("ttl_days"),
-            gdpr_acknowledged=True,
+            gdpr_acknowledged=data["gdpr_acknowledged"],
         )
         return self._accepted(run, with_environment=True)
 
@@ -268,15 +261,23 @@ class EnvironmentViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         return self._accepted(run, with_environment=False)
 
     @extend_schema(
-        request=None,
+        request=s.RefreshSerializer,
         responses={202: s.EnvironmentWithRunSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         summary="Refresh a staging environment's data from production",
+        description="Queues the refresh and answers at once; poll the run at `Location`. "
+        "Needs `gdpr_acknowledged: true` unless the site masks personal data.",
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def refresh(self, request: Request, pk: str) -> Response:
-        run = runs.start_refresh(self.get_object(), self.actor())
+        given = s.RefreshSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        run = runs.start_refresh(
+            self.get_object(),
+            self.actor(),
+            gdpr_acknowledged=given.validated_data["gdpr_acknowledged"],
+        )
         return self._accepted(run, with_environment=True)
 
     @extend_schema(

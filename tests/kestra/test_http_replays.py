@@ -83,7 +83,12 @@ def ready_environment(site: ClientSite, name: str, *, expired: bool = False) -> 
 
 
 def clone_inputs(portal: Portal, **inputs: Any) -> dict[str, Any]:
-    return {"site": portal.site.slug, "name": None, "lifetime": None} | inputs
+    return {
+        "site": portal.site.slug,
+        "name": None,
+        "lifetime": None,
+        "personal_data_acknowledged": "yes",
+    } | inputs
 
 
 def test_clone_staging_outputs_the_staging_url_once_the_run_has_succeeded(portal: Portal):
@@ -162,6 +167,19 @@ def test_clone_staging_fails_with_the_portals_error_code_when_the_site_is_unknow
     assert not StagingEnvironment.objects.exists()
 
 
+def test_clone_staging_passes_on_the_callers_refusal_and_the_portal_refuses_the_copy(
+    portal: Portal,
+):
+    replay = replay_flow(
+        load(FLOW_DIR / "clone_staging.yaml"),
+        portal.context(inputs=clone_inputs(portal, personal_data_acknowledged="no")),
+    )
+
+    assert json.loads(replay.requests[0].content)["gdpr_acknowledged"] is False
+    assert replay.final_error == "gdpr_acknowledgement_required"
+    assert not StagingEnvironment.objects.exists()
+
+
 def test_a_retried_create_gets_the_first_answer_back_instead_of_a_second_copy(portal: Portal):
     flow = load(FLOW_DIR / "clone_staging.yaml")
     create = flow["tasks"][0]
@@ -181,7 +199,10 @@ def test_a_retried_create_gets_the_first_answer_back_instead_of_a_second_copy(po
 # clone_staging_api
 
 
-def api_replay(portal: Portal, body: Any) -> Any:
+def api_replay(portal: Portal, body: Any, *, acknowledged: bool = True) -> Any:
+    """The webhook flow called with ``body``, which carries the caller's acknowledgement."""
+    if acknowledged and isinstance(body, dict):
+        body = {"personal_data_acknowledged": True} | body
     return replay_flow(
         load(FLOW_DIR / "clone_staging_api.yaml"), portal.context(trigger={"body": body})
     )
@@ -239,6 +260,17 @@ def test_the_webhook_flow_fails_with_the_portals_error_code(portal: Portal, body
     assert replay.failure is not None and replay.failure.task_id == "check_created"
     assert replay.failure.message.startswith(f"{code}: ")
     assert replay.logs == [f"Staging copy requested by the frontend failed: {code}"]
+
+
+def test_the_webhook_flow_passes_on_a_missing_acknowledgement_and_fails_with_the_portals_code(
+    portal: Portal,
+):
+    replay = api_replay(portal, {"site": "bakery-co"}, acknowledged=False)
+
+    assert json.loads(replay.requests[0].content)["gdpr_acknowledged"] is False
+    assert replay.failure is not None
+    assert replay.failure.message.startswith("gdpr_acknowledgement_required: ")
+    assert not StagingEnvironment.objects.exists()
 
 
 def test_the_webhook_flow_reports_a_name_already_taken(portal: Portal):

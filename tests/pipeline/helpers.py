@@ -25,6 +25,7 @@ from staging.services import Services
 
 def clone(site: ClientSite, services: Services, **options: Any) -> Run:
     """Start a clone as a command would, and run it in this process like the worker does."""
+    options.setdefault("gdpr_acknowledged", True)
     run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), **options)
     assert lifecycle.run_now(run, services)
     return run

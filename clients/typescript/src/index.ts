@@ -16,6 +16,7 @@ export type RunStatus = Schemas["RunStatusEnum"];
 export type Step = Schemas["Step"];
 export type AuditEvent = Schemas["AuditEvent"];
 export type CreateEnvironmentRequest = Schemas["EnvironmentCreateRequest"];
+export type RefreshEnvironmentRequest = Schemas["RefreshRequest"];
 export type EnvironmentWithRun = Schemas["EnvironmentWithRun"];
 export type ErrorBody = Schemas["Error"];
 export type EnvironmentFilters = NonNullable<operations["environments_list"]["parameters"]["query"]>;
@@ -124,6 +125,11 @@ export interface PostOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
+export interface RefreshOptions extends PostOptions {
+  /** The person confirmed that the fresh copy holds production personal data. */
+  gdprAcknowledged?: boolean;
+}
+
 export interface RunPoll {
   /** The run; on 304 the one given as `previous`. */
   run: Run | undefined;
@@ -209,10 +215,15 @@ export class UnderstudyClient {
     return answer.body.run;
   }
 
-  /** Queues a fresh copy of production's data into the environment. */
-  async refreshEnvironment(id: number, options: PostOptions = {}): Promise<EnvironmentWithRun> {
+  /**
+   * Queues a fresh copy of production's data into the environment. The copy holds production
+   * personal data again: unless the site masks it, pass `gdprAcknowledged: true` once the person
+   * has confirmed (otherwise `gdpr_acknowledgement_required`).
+   */
+  async refreshEnvironment(id: number, options: RefreshOptions = {}): Promise<EnvironmentWithRun> {
     const path = `/api/v1/environments/${id}/refresh/`;
-    return (await this.call<EnvironmentWithRun>("POST", path, options, {})).body;
+    const body: RefreshEnvironmentRequest = { gdpr_acknowledged: options.gdprAcknowledged ?? false };
+    return (await this.call<EnvironmentWithRun>("POST", path, options, body)).body;
   }
 
   async extendEnvironment(id: number, days = 7, options: PostOptions = {}): Promise<Environment> {

@@ -94,7 +94,7 @@ export interface paths {
         put?: never;
         /**
          * Refresh a staging environment's data from production
-         * @description Staging environments: create, list, refresh, extend and delete.
+         * @description Queues the refresh and answers at once; poll the run at `Location`. Needs `gdpr_acknowledged: true` unless the site masks personal data.
          */
         post: operations["environments_refresh_create"];
         delete?: never;
@@ -238,7 +238,7 @@ export interface components {
             /** @description Days before it is torn down (1 to 90); the site's default if omitted. */
             ttl_days?: number | null;
             /**
-             * @description Must be true: the copy holds production personal data.
+             * @description Must be true unless the site masks personal data: the copy holds production personal data.
              * @default false
              */
             gdpr_acknowledged: boolean;
@@ -327,6 +327,13 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["Site"][];
+        };
+        RefreshRequest: {
+            /**
+             * @description Must be true unless the site masks personal data: the fresh copy holds production personal data again.
+             * @default false
+             */
+            gdpr_acknowledged: boolean;
         };
         Run: {
             readonly id: number;
@@ -999,7 +1006,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
         responses: {
             202: {
                 headers: {

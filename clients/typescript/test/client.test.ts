@@ -82,7 +82,11 @@ describe("changing", () => {
 
   it("refreshes an environment", async () => {
     const environment = await readyEnvironment("ready-two");
-    const { run } = await manager.refreshEnvironment(environment.id);
+    await assert.rejects(manager.refreshEnvironment(environment.id), {
+      code: "gdpr_acknowledgement_required",
+      status: 400,
+    });
+    const { run } = await manager.refreshEnvironment(environment.id, { gdprAcknowledged: true });
     assert.equal(run.operation, "refresh");
     await manager.cancelRun(run.id);
   });
