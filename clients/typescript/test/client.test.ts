@@ -1,6 +1,7 @@
 /**
  * Against a live portal started by scripts/live_portal.py (UNDERSTUDY_URL, UNDERSTUDY_TOKEN,
- * UNDERSTUDY_VIEWER_TOKEN, UNDERSTUDY_SITE). No worker runs: runs stay queued until cancelled.
+ * UNDERSTUDY_VIEWER_TOKEN, UNDERSTUDY_SITE). No worker runs: runs stay queued until cancelled
+ * (test/worker/ runs with one).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
