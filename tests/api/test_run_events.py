@@ -91,7 +91,10 @@ def start(run: Run) -> Callable[[], None]:
 
 
 def progress(run: Run, percent: int) -> Callable[[], None]:
-    return lambda: Run.objects.filter(pk=run.pk).update(progress_percent=percent)
+    def change() -> None:
+        Run.objects.filter(pk=run.pk).update(progress_percent=percent)
+
+    return change
 
 
 def succeed(run: Run) -> Callable[[], None]:

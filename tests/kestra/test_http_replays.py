@@ -303,7 +303,8 @@ def test_the_webhook_flow_answers_with_the_staging_url_and_the_run_once_the_copy
         "error_message": "",
     }
     assert run.trigger == Trigger.KESTRA
-    assert run.environment.created_by.username == "kestra-bot"
+    creator = run.environment.created_by
+    assert creator is not None and creator.username == "kestra-bot"
 
 
 def test_the_webhook_flow_answers_202_with_the_run_when_the_callers_wait_runs_out(
