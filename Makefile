@@ -53,10 +53,12 @@ clean:
 test-api-contract: install
 	scripts/api_contract.sh
 
-## make test-ts: the TypeScript client's tests (Node's test runner) against a live throwaway portal
+## make test-ts: the TypeScript client's tests (Node's test runner) against a live throwaway portal,
+## then watchRun following a real clone to the end (a portal with a worker and the Railway sandbox)
 test-ts: install
 	cd clients/typescript && npm ci --no-audit --no-fund
 	$(PYTHON) scripts/live_portal.py -- npm --prefix clients/typescript test
+	$(PYTHON) scripts/live_portal.py --with-worker -- npm --prefix clients/typescript run test:worker
 
 ## make bench-api: p50/p95 of the API's list and poll endpoints on 1,000 sites (see benchmarks/)
 bench-api: install

@@ -264,6 +264,12 @@ def _throttle_rate(name: str, default: str) -> str:
     return value
 
 
+# Live run events (staging/api/events.py): each open stream holds a thread of its process.
+RUN_EVENTS_MAX_STREAMS = env.integer("RUN_EVENTS_MAX_STREAMS", default=16, minimum=1)
+RUN_EVENTS_MAX_SECONDS = env.integer("RUN_EVENTS_MAX_SECONDS", default=300, minimum=1)
+RUN_EVENTS_POLL_SECONDS = env.integer("RUN_EVENTS_POLL_SECONDS", default=1, minimum=1)
+RUN_EVENTS_HEARTBEAT_SECONDS = env.integer("RUN_EVENTS_HEARTBEAT_SECONDS", default=15, minimum=1)
+
 API_THROTTLE_USER = _throttle_rate("API_THROTTLE_USER", "600/min")
 API_THROTTLE_ANON = _throttle_rate("API_THROTTLE_ANON", "60/min")
 REST_FRAMEWORK = {

@@ -18,6 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # From a scratch directory, so schemathesis' example database (.schemathesis/) is not left behind.
+# A queued run's event stream lasts until RUN_EVENTS_MAX_SECONDS (no worker runs here).
+export RUN_EVENTS_MAX_SECONDS=2
 exec .venv/bin/python scripts/live_portal.py -- bash -c '
   root=$PWD
   scratch=$(mktemp -d)

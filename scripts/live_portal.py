@@ -1,6 +1,6 @@
 """Run a command against a live, throwaway Understudy portal.
 
-    .venv/bin/python scripts/live_portal.py [--keep-throttles] -- COMMAND [ARGS...]
+    .venv/bin/python scripts/live_portal.py [--keep-throttles] [--with-worker] -- COMMAND [ARGS...]
 
 Creates a PostgreSQL database, migrates it, seeds an account manager and a viewer (each with an
 API token) and two sites (globex with three ready staging environments), starts
@@ -13,7 +13,16 @@ API token) and two sites (globex with three ready staging environments), starts
     UNDERSTUDY_CORS_ORIGIN   an origin in the portal's CORS allowlist
 
 and cleans everything up (server, database, the jobs it queued) whatever happens. The exit code
-is COMMAND's. No worker runs, so runs stay queued unless the command changes them (e.g. cancels).
+is COMMAND's. Without --with-worker no worker runs, so runs stay queued unless the command
+changes them (e.g. cancels).
+
+--with-worker also starts the Railway sandbox with its demo client projects (real local
+PostgreSQL and MariaDB databases, deployments that take a second), imports them as client sites
+as an administrator would, and starts an RQ worker, so that a clone really runs to the end; then
+
+    UNDERSTUDY_WORKER_SITE   the slug of a demo site a worker can clone
+
+Its databases are dropped at the end too.
 """
 
 from __future__ import annotations
@@ -21,12 +30,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -89,13 +98,46 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 30
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (a local http URL)
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # URLError, a refused connection, a timeout while it starts
             time.sleep(0.2)
     raise SystemExit(f"live_portal: {url} did not answer within {timeout:.0f}s")
 
 
+# The sandbox's demo projects, imported as client sites (as `serve_demo` does).
+IMPORT_SANDBOX_SITES = """
+import json
+from railway_sandbox.management.commands.serve_demo import Command
+from staging.models import ClientSite
+Command()._register_demo_sites()
+print(json.dumps(sorted(ClientSite.objects.exclude(slug__in=["acme", "globex"])
+                        .values_list("slug", flat=True))))
+"""
+
+DROP_SANDBOX_DATABASES = """
+import os
+from django.conf import settings
+from railway_sandbox.server import Sandbox
+Sandbox(os.environ["LIVE_PORTAL_SANDBOX_STATE"], postgres_url=settings.RAILWAY_SANDBOX_POSTGRES_URL,
+        mysql_url=settings.RAILWAY_SANDBOX_MYSQL_URL).drop_all_databases()
+"""
+
+
+def wait_for_sandbox(url: str, sandbox: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    # Seeding the demo databases takes a few seconds on a busy machine.
+    wait_until_up(url, sandbox, timeout)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def main(argv: list[str]) -> int:
     keep_throttles = "--keep-throttles" in argv
+    with_worker = "--with-worker" in argv[: argv.index("--")] if "--" in argv else False
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         print(__doc__, file=sys.stderr)
         return 2
@@ -115,10 +157,23 @@ def main(argv: list[str]) -> int:
     }
     if not keep_throttles:
         env |= {"API_THROTTLE_USER": "100000/min", "API_THROTTLE_ANON": "100000/min"}
+    scratch = Path(tempfile.mkdtemp(prefix="understudy-live-"))
+    sandbox_state = scratch / "railway-sandbox.json"
+    if with_worker:
+        sandbox_port = free_port()
+        env |= {
+            # No RAILWAY_API_TOKEN: the portal and the worker talk to this sandbox.
+            "RAILWAY_API_TOKEN": "",
+            "RAILWAY_API_URL": f"http://127.0.0.1:{sandbox_port}/graphql/v2",
+            "RAILWAY_SANDBOX_PORT": str(sandbox_port),
+            "STAGING_URL_TEMPLATE": f"http://{{domain}}:{sandbox_port}",
+            "STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES": "true",
+        }
 
     with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     server: subprocess.Popen[bytes] | None = None
+    helpers: list[subprocess.Popen[bytes]] = []
     # Closed in the finally block, which also stops the server that writes to it.
     server_log = tempfile.TemporaryFile()  # noqa: SIM115
     try:
@@ -128,6 +183,46 @@ def main(argv: list[str]) -> int:
             [*manage, "shell", "-c", SEED], env=env, check=True, cwd=ROOT, capture_output=True
         )
         keys = json.loads(seeded.stdout.decode().strip().splitlines()[-1])
+        worker_env: dict[str, str] = {}
+        if with_worker:
+            sandbox = subprocess.Popen(
+                [
+                    *manage,
+                    "railway_sandbox",
+                    "--seed",
+                    "demo",
+                    "--port",
+                    str(sandbox_port),
+                    "--state",
+                    str(sandbox_state),
+                    "--deploy-seconds",
+                    "1",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=server_log,
+                stderr=subprocess.STDOUT,
+            )
+            helpers.append(sandbox)
+            wait_for_sandbox(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", sandbox)
+            imported = subprocess.run(
+                [*manage, "shell", "-c", IMPORT_SANDBOX_SITES],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+            slugs = json.loads(imported.stdout.decode().strip().splitlines()[-1])
+            helpers.append(
+                subprocess.Popen(
+                    [*manage, "rqworker", "default"],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=server_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            worker_env = {"UNDERSTUDY_WORKER_SITE": slugs[0]}
         server = subprocess.Popen(
             [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
             env=env,
@@ -137,13 +232,17 @@ def main(argv: list[str]) -> int:
         )
         url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{url}/api/schema/", server)
-        run_env = env | {
-            "UNDERSTUDY_URL": url,
-            "UNDERSTUDY_TOKEN": keys["manager"],
-            "UNDERSTUDY_VIEWER_TOKEN": keys["viewer"],
-            "UNDERSTUDY_SITE": "acme",
-            "UNDERSTUDY_CORS_ORIGIN": CORS_ORIGIN,
-        }
+        run_env = (
+            env
+            | {
+                "UNDERSTUDY_URL": url,
+                "UNDERSTUDY_TOKEN": keys["manager"],
+                "UNDERSTUDY_VIEWER_TOKEN": keys["viewer"],
+                "UNDERSTUDY_SITE": "acme",
+                "UNDERSTUDY_CORS_ORIGIN": CORS_ORIGIN,
+            }
+            | worker_env
+        )
         returncode = subprocess.run(command, env=run_env, cwd=Path.cwd()).returncode
         if returncode:
             # The server's log only matters when something failed.
@@ -156,13 +255,23 @@ def main(argv: list[str]) -> int:
         print(f"live_portal: {' '.join(error.cmd[1:3])} failed\n{output}", file=sys.stderr)
         return 1
     finally:
+        for process in [*helpers, *([server] if server else [])]:
+            stop(process)
         server_log.close()
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if sandbox_state.exists():
+            subprocess.run(
+                [
+                    str(PYTHON),
+                    str(ROOT / "manage.py"),
+                    "shell",
+                    "-c",
+                    DROP_SANDBOX_DATABASES,
+                ],
+                env=env | {"LIVE_PORTAL_SANDBOX_STATE": str(sandbox_state)},
+                cwd=ROOT,
+                check=False,
+            )
+        shutil.rmtree(scratch, ignore_errors=True)
         Queue("default", connection=redis.Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
         with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -285,9 +285,12 @@ class StagingEnvironmentAdmin(admin.ModelAdmin[StagingEnvironment]):
             "refresh_selected",
             "Refresh from production?",
             "The staging data of these copies will be replaced by a fresh copy of production; "
-            "changes made on staging will be lost.",
+            "changes made on staging will be lost. The fresh copies hold production personal "
+            "data again: confirming acknowledges that it will be handled accordingly.",
             "Yes, refresh them",
-            lambda environment, actor: runs.start_refresh(environment, actor),
+            lambda environment, actor: runs.start_refresh(
+                environment, actor, gdpr_acknowledged=True
+            ),
         )
 
     @admin.action(description="Extend by 7 days", permissions=["operate"])

@@ -87,6 +87,12 @@ class ClientSite(models.Model):
     def ttl_days(self) -> int:
         return self.staging_ttl_days or settings.STAGING_TTL_DAYS
 
+    @property
+    def masks_personal_data(self) -> bool:
+        """Whether copies of this site have their personal data masked (a preset or rules), so
+        that starting one needs no acknowledgement that it holds production personal data."""
+        return bool(self.masking_preset or self.masking_rules)
+
     def clean(self) -> None:
         """The staging settings are JSON typed by hand: each problem is named with its item,
         so the admin page (and anything else calling ``full_clean``) says what to fix."""

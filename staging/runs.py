@@ -41,6 +41,27 @@ class InvalidLifetime(UnderstudyError):
     code = "invalid_lifetime"
 
 
+class PersonalDataAcknowledgementRequired(UnderstudyError):
+    code = "gdpr_acknowledgement_required"
+
+
+def _require_acknowledgement(site: ClientSite, acknowledged: bool) -> dict[str, object]:
+    """One rule for every door (portal, admin, API, commands, Kestra): a copy of production
+    personal data is made only once whoever asks has acknowledged it, unless the site masks
+    that data on the way in. Returns what the audit event records about it."""
+    if acknowledged:
+        return {"gdpr_acknowledged": True}
+    if site.masks_personal_data:
+        return {"gdpr_acknowledged": False, "personal_data_masked": True}
+    raise PersonalDataAcknowledgementRequired(
+        f"A staging copy of {site} holds production personal data and {site} does not mask "
+        "it: acknowledge that it will be handled accordingly (the API's gdpr_acknowledged, "
+        "the commands' --personal-data-acknowledged, the Kestra flows' "
+        "personal_data_acknowledged input).",
+        details={"field": "gdpr_acknowledged", "site": site.slug},
+    )
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who asks for something, and through which door; copied onto the audit event."""
@@ -95,13 +116,17 @@ def start_clone(
     ttl_days: int | None = None,
     gdpr_acknowledged: bool = False,
 ) -> Run:
-    """Create a staging environment for ``site`` and queue the clone that fills it."""
+    """Create a staging environment for ``site`` and queue the clone that fills it.
+
+    Refused (``gdpr_acknowledgement_required``) unless ``gdpr_acknowledged`` or the site masks
+    personal data."""
+    consent = _require_acknowledgement(site, gdpr_acknowledged)
     days = _validate_ttl(ttl_days, site)
     # Two requests at once can be given the same suggested name; the loser takes the next one.
     for attempt in range(1 if name else SUGGESTED_NAME_ATTEMPTS):
         chosen = validate_name(name) if name else suggest_name(site)
         try:
-            return _create_clone(site, actor, chosen, days, gdpr_acknowledged)
+            return _create_clone(site, actor, chosen, days, consent)
         except IntegrityError:
             if name or attempt == SUGGESTED_NAME_ATTEMPTS - 1:
                 raise NameTaken(
@@ -112,7 +137,7 @@ def start_clone(
 
 
 def _create_clone(
-    site: ClientSite, actor: Actor, chosen: str, days: int, gdpr_acknowledged: bool
+    site: ClientSite, actor: Actor, chosen: str, days: int, consent: dict[str, object]
 ) -> Run:
     with transaction.atomic():
         environment = StagingEnvironment.objects.create(
@@ -134,7 +159,7 @@ def _create_clone(
             environment,
             run_id=run.pk,
             ttl_days=days,
-            gdpr_acknowledged=gdpr_acknowledged,
+            **_consent_details(consent, actor),
         )
         lifecycle.enqueue_on_commit(run)
     return run
@@ -147,6 +172,7 @@ def _start_on_environment(
     action: str,
     *,
     enqueue: bool = True,
+    details: dict[str, object] | None = None,
 ) -> Run:
     with transaction.atomic():
         locked = StagingEnvironment.objects.select_for_update().get(pk=environment.pk)
@@ -170,15 +196,33 @@ def _start_on_environment(
             raise RunInProgress(
                 f"{locked} already has a run in progress; wait for it or cancel it."
             ) from None
-        _audit(action, actor, locked, run_id=run.pk)
+        _audit(action, actor, locked, run_id=run.pk, **(details or {}))
         if enqueue:
             lifecycle.enqueue_on_commit(run)
     return run
 
 
-def start_refresh(environment: StagingEnvironment, actor: Actor) -> Run:
-    """Replace the staging data with a fresh copy of production."""
-    return _start_on_environment(environment, Operation.REFRESH, actor, "staging.refresh_requested")
+def start_refresh(
+    environment: StagingEnvironment, actor: Actor, *, gdpr_acknowledged: bool = False
+) -> Run:
+    """Replace the staging data with a fresh copy of production.
+
+    A fresh copy brings production's personal data again: the same acknowledgement rule as
+    ``start_clone``."""
+    consent = _require_acknowledgement(environment.site, gdpr_acknowledged)
+    return _start_on_environment(
+        environment,
+        Operation.REFRESH,
+        actor,
+        "staging.refresh_requested",
+        details=_consent_details(consent, actor),
+    )
+
+
+def _consent_details(consent: dict[str, object], actor: Actor) -> dict[str, object]:
+    if consent.get("gdpr_acknowledged"):
+        return consent | {"acknowledged_by": actor.label}
+    return consent
 
 
 def start_teardown(environment: StagingEnvironment, actor: Actor) -> Run:

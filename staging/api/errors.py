@@ -41,10 +41,6 @@ DRF_CODES: tuple[tuple[type[exceptions.APIException], str], ...] = (
 )
 
 
-class GdprAcknowledgementRequired(UnderstudyError):
-    code = "gdpr_acknowledgement_required"
-
-
 class IdempotencyKeyReused(UnderstudyError):
     code = "idempotency_key_reused"
     http_status = 409

@@ -234,7 +234,8 @@ class EnvironmentCreateSerializer(serializers.Serializer[Any]):
     )
     gdpr_acknowledged = serializers.BooleanField(
         default=False,
-        help_text="Must be true: the copy holds production personal data.",
+        help_text="Must be true unless the site masks personal data: the copy holds "
+        "production personal data.",
     )
 
     def validate_site(self, value: str) -> ClientSite:
@@ -249,6 +250,14 @@ class EnvironmentCreateSerializer(serializers.Serializer[Any]):
 class ExtendSerializer(serializers.Serializer[Any]):
     days = AsciiIntegerField(
         default=7, help_text=f"Days to add to the expiry (1 to {MAX_TTL_DAYS})."
+    )
+
+
+class RefreshSerializer(serializers.Serializer[Any]):
+    gdpr_acknowledged = serializers.BooleanField(
+        default=False,
+        help_text="Must be true unless the site masks personal data: the fresh copy holds "
+        "production personal data again.",
     )
 
 

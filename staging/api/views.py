@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +23,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.pagination import BasePagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,7 +31,8 @@ from staging import runs
 from staging.addresses import client_ip
 from staging.api import serializers as s
 from staging.api.authentication import ApiTokenAuthentication
-from staging.api.errors import GdprAcknowledgementRequired
+from staging.api.errors import error_body
+from staging.api.events import EventStreamsBusy, RunEventStream
 from staging.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from staging.api.idempotency import idempotent
 from staging.api.pagination import AuditCursorPagination, PageNumberPagination
@@ -242,18 +246,12 @@ class EnvironmentViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         given = s.EnvironmentCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        if not data["gdpr_acknowledged"]:
-            raise GdprAcknowledgementRequired(
-                "A staging copy holds production personal data: set gdpr_acknowledged to true "
-                "to confirm it will be handled accordingly.",
-                details={"field": "gdpr_acknowledged"},
-            )
         run = runs.start_clone(
             data["site"],
             self.actor(),
             name=data.get("name") or None,
             ttl_days=data.get("ttl_days"),
-            gdpr_acknowledged=True,
+            gdpr_acknowledged=data["gdpr_acknowledged"],
         )
         return self._accepted(run, with_environment=True)
 
@@ -268,15 +266,23 @@ class EnvironmentViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         return self._accepted(run, with_environment=False)
 
     @extend_schema(
-        request=None,
+        request=s.RefreshSerializer,
         responses={202: s.EnvironmentWithRunSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         summary="Refresh a staging environment's data from production",
+        description="Queues the refresh and answers at once; poll the run at `Location`. "
+        "Needs `gdpr_acknowledged: true` unless the site masks personal data.",
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def refresh(self, request: Request, pk: str) -> Response:
-        run = runs.start_refresh(self.get_object(), self.actor())
+        given = s.RefreshSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        run = runs.start_refresh(
+            self.get_object(),
+            self.actor(),
+            gdpr_acknowledged=given.validated_data["gdpr_acknowledged"],
+        )
         return self._accepted(run, with_environment=True)
 
     @extend_schema(
@@ -343,6 +349,65 @@ class RunViewSet(ApiView, mixins.RetrieveModelMixin):
         if _matches(etag, request.headers.get("If-None-Match", "")):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(data, headers=headers)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Last-Event-ID",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The id of the last event received (sent by EventSource when it "
+                "reconnects): the stream starts with the next change instead of repeating it.",
+            )
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description="Server-sent events: `retry:` first; then one `run` event (the run "
+                "as GET /api/v1/runs/{id}/ shows it, `id:` its ETag) each time the run changes; "
+                "`: keep-alive` comments while it does not; an `end` event once the run has "
+                "ended. See docs/api.md, *Live run events*.",
+            ),
+            503: OpenApiResponse(
+                response=s.ErrorSerializer,
+                description="Too many streams open on this server (event_streams_busy): poll "
+                "the run instead, or retry after the Retry-After header's seconds.",
+            ),
+        },
+        summary="Follow a run live (server-sent events)",
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str) -> HttpResponseBase:
+        run = self.get_object()
+        run_id = run.pk
+
+        def snapshot() -> tuple[dict[str, Any], str, bool]:
+            current = runs_with_steps().get(pk=run_id)
+            data = dict(s.RunSerializer(current).data)
+            return data, _etag(data).strip('"'), current.is_terminal
+
+        try:
+            stream = RunEventStream(snapshot, request.headers.get("Last-Event-ID", ""))
+        except EventStreamsBusy as busy:
+            return Response(
+                error_body(busy.code, busy.message, busy.details),
+                status=busy.http_status,
+                headers={"Retry-After": str(busy.details["retry_after"])},
+            )
+        response = StreamingHttpResponse(stream, content_type="text/event-stream")
+        # Proxies (nginx) must pass each event on at once rather than buffer the stream.
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        # The stream is written by the view itself; DRF renders only its error answers, in
+        # JSON, though the client asked for text/event-stream.
+        if self.action == "events":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     @extend_schema(
         request=None,

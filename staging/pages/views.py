@@ -255,9 +255,13 @@ def _confirm_then(request: HttpRequest, environment_id: int, operation: Operatio
         StagingEnvironment.objects.select_related("site"), pk=environment_id
     )
     if request.method == "POST":
-        start = runs.start_refresh if operation == Operation.REFRESH else runs.start_teardown
         try:
-            run = start(environment, _actor(request))
+            if operation == Operation.REFRESH:
+                # The confirmation page says the fresh copy holds personal data again: its
+                # button is the acknowledgement, recorded with whoever pressed it.
+                run = runs.start_refresh(environment, _actor(request), gdpr_acknowledged=True)
+            else:
+                run = runs.start_teardown(environment, _actor(request))
         except UnderstudyError as error:
             messages.error(request, error.message)
             return redirect("portal:dashboard")

@@ -116,6 +116,21 @@ def test_creating_without_the_gdpr_acknowledgement_is_refused(api_manager):
     assert not StagingEnvironment.objects.exists()
 
 
+def test_creating_a_copy_of_a_site_that_masks_personal_data_needs_no_acknowledgement(api_manager):
+    response = create(
+        api_manager, site=make_site(masking_preset="wordpress").pk, gdpr_acknowledged=False
+    )
+    assert response.status_code == 202
+
+
+def test_refreshing_without_the_gdpr_acknowledgement_is_refused(api_manager):
+    environment = make_environment(status=EnvironmentStatus.READY)
+    response = api_manager.client.post(f"{ENVIRONMENTS}{environment.pk}/refresh/")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "gdpr_acknowledgement_required"
+    assert not environment.runs.exists()
+
+
 def test_creating_for_an_unknown_site_is_a_validation_error(api_manager):
     response = create(api_manager, site="nope")
     assert response.status_code == 400
@@ -240,7 +255,9 @@ def test_deleting_a_deleted_environment_is_an_invalid_state(api_manager):
 
 def test_refreshing_queues_a_refresh(api_manager):
     environment = make_environment(status=EnvironmentStatus.READY)
-    response = api_manager.client.post(f"{ENVIRONMENTS}{environment.pk}/refresh/")
+    response = api_manager.client.post(
+        f"{ENVIRONMENTS}{environment.pk}/refresh/", {"gdpr_acknowledged": True}, format="json"
+    )
     assert response.status_code == 202
     body = response.json()
     assert body["run"]["operation"] == "refresh"
@@ -250,7 +267,9 @@ def test_refreshing_queues_a_refresh(api_manager):
 
 def test_refreshing_an_environment_still_being_created_is_an_invalid_state(api_manager):
     environment = make_environment(status=EnvironmentStatus.CREATING)
-    response = api_manager.client.post(f"{ENVIRONMENTS}{environment.pk}/refresh/")
+    response = api_manager.client.post(
+        f"{ENVIRONMENTS}{environment.pk}/refresh/", {"gdpr_acknowledged": True}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "invalid_state"
 

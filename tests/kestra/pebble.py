@@ -221,9 +221,18 @@ class Context:
 
 
 def slugify(text: str) -> str:
-    # As Kestra's slugify filter: accents dropped, lowercase, runs of anything else one hyphen.
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    """As Kestra's ``slugify`` filter (io.kestra.core.utils.Slugify.of, which the filter calls):
+    whitespace becomes a hyphen, the text is decomposed (NFD) and everything but ASCII letters,
+    digits, ``_`` and ``-`` is dropped (so ``v2.1`` gives ``v21``, not ``v2-1``), ``_`` becomes
+    ``-``, runs of hyphens one, one hyphen is trimmed at each end, and the result is lowercased.
+    Java's ``\\s`` and ``\\w`` are ASCII-only, hence ``re.ASCII``."""
+    slug = re.sub(r"\s", "-", text, flags=re.ASCII)
+    slug = re.sub(r"[^\w-]", "", unicodedata.normalize("NFD", slug), flags=re.ASCII)
+    slug = slug.replace("_", "-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    slug = slug.removeprefix("-").removesuffix("-")
+    return slug.lower()
 
 
 def _get(container: Any, key: Any) -> Any:

@@ -3,8 +3,12 @@
 Only the task types whose effect can be reproduced here are run: ``http.Request`` (sent with
 httpx), ``execution.Fail``, ``log.Log`` and ``shell.Commands`` on the Process runner (run with
 ``sh``, output variables read from ``::{"outputs": ...}::`` lines as Kestra does). A failure runs
-the flow's ``errors`` tasks, like Kestra. Anything else stops the replay, so a test cannot pass
-by skipping a task it did not model.
+the flow's ``errors`` tasks, like Kestra. ``WorkingDirectory`` runs its tasks in one scratch
+directory. Anything else stops the replay, so a test cannot pass by skipping a task it did not
+model, unless the test names a stand-in for that task (``stand_ins``: what the task would leave
+in the working directory, e.g. a clone of this repository) or lets shell commands meant for a
+container run on this machine (``host_runners``), with its own stand-ins for the programs they
+call on its ``PATH``.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,12 +76,27 @@ def send(task: dict[str, Any], context: pebble.Context, replay: Replay) -> dict[
     return output
 
 
-def run_commands(task: dict[str, Any], context: pebble.Context, env: dict[str, str]) -> Any:
+PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+
+
+@dataclass
+class Options:
+    env: dict[str, str] = field(default_factory=dict)
+    stand_ins: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    host_runners: frozenset[str] = frozenset()
+    cwd: Path | None = None
+
+
+def run_commands(task: dict[str, Any], context: pebble.Context, options: Options) -> Any:
     runner = task.get("taskRunner", {}).get("type")
-    if runner != "io.kestra.plugin.core.runner.Process":
+    if runner != PROCESS_RUNNER and runner not in options.host_runners:
         raise NotReplayable(f"{task['id']}: only the Process runner can be replayed")
+    env = options.env
     rendered_env = {k: str(v) for k, v in pebble.render_value(task.get("env", {}), context).items()}
-    script = "\n".join(pebble.render_value(task["commands"], context))
+    commands = [*task.get("beforeCommands", []), *task["commands"]]
+    script = "\n".join(pebble.render_value(commands, context))
     # Kestra runs the commands with /bin/sh -c, and with `set -e` while failFast is on.
     result = subprocess.run(
         ["/bin/sh", "-c", "set -e\n" + script],
@@ -83,6 +104,7 @@ def run_commands(task: dict[str, Any], context: pebble.Context, env: dict[str, s
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=options.cwd,
     )
     variables: dict[str, Any] = {}
     for line in OUTPUT_LINE.findall(result.stdout):
@@ -96,8 +118,11 @@ def truthy(text: str) -> bool:
     return text.strip() == "true"
 
 
-def run_task(task: dict[str, Any], context: pebble.Context, replay: Replay, env: dict[str, str]):
+def run_task(task: dict[str, Any], context: pebble.Context, replay: Replay, options: Options):
     kind = task["type"].rsplit(".", 1)[-1]
+    if task["id"] in options.stand_ins:
+        assert options.cwd is not None, f"{task['id']}: a stand-in runs in a working directory"
+        return options.stand_ins[task["id"]](task, options.cwd)
     if kind == "Request":
         return send(task, context, replay)
     if kind == "Fail":
@@ -110,7 +135,14 @@ def run_task(task: dict[str, Any], context: pebble.Context, replay: Replay, env:
         replay.logs.append(pebble.render(task["message"], context))
         return {}
     if kind == "Commands":
-        return run_commands(task, context, env)
+        return run_commands(task, context, options)
+    if kind == "WorkingDirectory":
+        outputs: dict[str, Any] = context.variables["outputs"]
+        with tempfile.TemporaryDirectory(prefix="kestra-working-directory-") as directory:
+            inner = Options(options.env, options.stand_ins, options.host_runners, Path(directory))
+            for child in task["tasks"]:
+                outputs[child["id"]] = run_task(child, context, replay, inner)
+        return {}
     raise NotReplayable(f"{task['id']}: {task['type']} is not replayed")
 
 
@@ -128,13 +160,16 @@ def replay_flow(
     *,
     after: dict[str, Callable[[dict[str, Any]], None]] | None = None,
     env: dict[str, str] | None = None,
+    stand_ins: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] | None = None,
+    host_runners: frozenset[str] = frozenset(),
 ) -> Replay:
     """Run the flow's tasks in order; ``after[task_id]`` is called with that task's output."""
     replay = Replay()
+    options = Options(env or {}, stand_ins or {}, host_runners)
     outputs: dict[str, Any] = context.variables.setdefault("outputs", {})
     try:
         for task in flow["tasks"]:
-            outputs[task["id"]] = run_task(task, context, replay, env or {})
+            outputs[task["id"]] = run_task(task, context, replay, options)
             if after and task["id"] in after:
                 after[task["id"]](outputs[task["id"]])
         for output in flow.get("outputs", []):
@@ -146,7 +181,7 @@ def replay_flow(
         replay.final_error = failure.message
         for task in flow.get("errors", []):
             try:
-                run_task(task, context, replay, env or {})
+                run_task(task, context, replay, options)
             except TaskFailed as error:
                 replay.final_error = error.message
     return replay

@@ -32,6 +32,7 @@ def clone(site: ClientSite, services: Services, **options: Any) -> Run:
     after each test, so a suggested name could meet an environment an earlier test left on
     Railway: unless a test names its copy, it gets a name no other test uses."""
     options.setdefault("name", f"t-{uuid.uuid4().hex[:12]}")
+    options.setdefault("gdpr_acknowledged", True)
     run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), **options)
     assert lifecycle.run_now(run, services)
     return run

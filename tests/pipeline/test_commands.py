@@ -44,7 +44,14 @@ class TestUsage:
 
     def test_a_bad_name_is_a_failure_with_its_code_in_json(self):
         make_site(slug="bakery")
-        code, out = run_command("clone_staging", "bakery", "--name", "Bad Name", "--json")
+        code, out = run_command(
+            "clone_staging",
+            "bakery",
+            "--name",
+            "Bad Name",
+            "--personal-data-acknowledged",
+            "--json",
+        )
         assert code == 1
         assert json.loads(out)["error"]["code"] == "invalid_name"
         assert not Run.objects.exists()
@@ -57,9 +64,29 @@ class TestUsage:
         code, _ = run_command("cleanup_staging", "--older-than", "a week")
         assert code == 2
 
+    @pytest.mark.parametrize("command", ["clone_staging", "refresh_staging"])
+    def test_a_copy_without_the_acknowledgement_is_bad_usage_with_its_code_in_json(self, command):
+        site = make_site(slug="bakery")
+        environment = make_environment(site, name="spring", status=EnvironmentStatus.READY)
+        target = "bakery" if command == "clone_staging" else str(environment.pk)
+        code, out = run_command(command, target, "--json")
+        assert code == 2
+        assert json.loads(out)["error"]["code"] == "gdpr_acknowledgement_required"
+        assert not Run.objects.exists()
+
+    def test_refresh_with_the_acknowledgement_queues_the_refresh(self):
+        environment = make_environment(make_site(), status=EnvironmentStatus.READY)
+        code, out = run_command(
+            "refresh_staging", str(environment.pk), "--personal-data-acknowledged", "--json"
+        )
+        assert code == 0
+        assert json.loads(out)["operation"] == "refresh"
+
     def test_clone_without_wait_prints_the_queued_run(self):
         make_site(slug="bakery")
-        code, out = run_command("clone_staging", "bakery", "--name", "spring", "--json")
+        code, out = run_command(
+            "clone_staging", "bakery", "--name", "spring", "--personal-data-acknowledged", "--json"
+        )
         document = json.loads(out)
         assert code == 0
         assert (document["status"], document["environment"]) == ("queued", "spring")
@@ -142,7 +169,13 @@ class TestCleanup:
 @pytest.mark.django_db(transaction=True)
 def test_clone_and_wait_ends_with_the_staging_url(ledger_site, rq_worker, sandbox_settings):
     code, out = run_command(
-        "clone_staging", ledger_site.slug, "--wait", "--timeout", "120", "--json"
+        "clone_staging",
+        ledger_site.slug,
+        "--personal-data-acknowledged",
+        "--wait",
+        "--timeout",
+        "120",
+        "--json",
     )
     document = json.loads(out)
     assert code == 0, document

@@ -27,14 +27,14 @@ def start_without_enqueue(
 ) -> tuple[Run, list[Callable[[], None]]]:
     """A committed run whose enqueue has not happened (yet, or ever: Redis was down)."""
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        run = runs.start_clone(make_site(), ACTOR)
+        run = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
     run.refresh_from_db()
     return run, callbacks
 
 
 def start_and_enqueue(django_capture_on_commit_callbacks) -> Run:
     with django_capture_on_commit_callbacks(execute=True):
-        run = runs.start_clone(make_site(), ACTOR)
+        run = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
     run.refresh_from_db()
     return run
 
@@ -105,7 +105,7 @@ def test_a_run_still_queued_after_its_job_failed_is_requeued(
 
 
 def test_a_run_that_has_started_is_not_requeued(job_queue):
-    run = runs.start_clone(make_site(), ACTOR)
+    run = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
     assert lifecycle.admit(run)
 
     assert lifecycle.requeue_lost_runs(now=run.created_at + timedelta(days=1)) == []
@@ -114,9 +114,9 @@ def test_a_run_that_has_started_is_not_requeued(job_queue):
 
 def test_run_now_leaves_a_run_over_the_limit_queued_without_running_it(settings, job_queue):
     settings.STAGING_MAX_CLONES = 1
-    first = runs.start_clone(make_site(), ACTOR)
+    first = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
     assert lifecycle.admit(first)
-    second = runs.start_clone(make_site(), ACTOR)
+    second = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
 
     assert not lifecycle.run_now(second)
 
@@ -127,7 +127,7 @@ def test_run_now_leaves_a_run_over_the_limit_queued_without_running_it(settings,
 def test_the_worker_does_nothing_with_a_run_that_was_cancelled_before_it_started(job_queue):
     from staging.jobs import execute_run
 
-    run = runs.start_clone(make_site(), ACTOR)
+    run = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
     runs.cancel(run, ACTOR)
 
     assert execute_run(run.pk) == f"run {run.pk} is cancelled: nothing to do"
@@ -137,7 +137,7 @@ def test_the_worker_does_nothing_with_a_run_that_was_cancelled_before_it_started
 def test_a_second_job_for_a_run_that_has_started_does_nothing(job_queue):
     from staging.jobs import execute_run
 
-    run = runs.start_clone(make_site(), ACTOR)
+    run = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
     assert lifecycle.admit(run)
 
     assert execute_run(run.pk) == f"run {run.pk} is running: nothing to do"

@@ -309,7 +309,9 @@ def refresh(environment, services):
     from staging import lifecycle, runs
     from staging.models import Trigger
 
-    run = runs.start_refresh(environment, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_refresh(
+        environment, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True
+    )
     assert lifecycle.run_now(run, services)
     return run
 

@@ -23,13 +23,13 @@ class TestStartClone:
     def test_a_generated_name_is_readable_and_dated(self, django_capture_on_commit_callbacks):
         site = make_site()
         with django_capture_on_commit_callbacks():
-            run = runs.start_clone(site, ACTOR)
+            run = runs.start_clone(site, ACTOR, gdpr_acknowledged=True)
         assert run.environment.name == f"staging-{timezone.localdate():%Y%m%d}-1"
 
     def test_the_next_generated_name_takes_the_next_number(self):
         site = make_site()
-        first = runs.start_clone(site, ACTOR)
-        second = runs.start_clone(site, ACTOR)
+        first = runs.start_clone(site, ACTOR, gdpr_acknowledged=True)
+        second = runs.start_clone(site, ACTOR, gdpr_acknowledged=True)
         assert second.environment.name.removeprefix(first.environment.name[:-1]) == "2"
 
     @pytest.mark.parametrize(
@@ -37,20 +37,20 @@ class TestStartClone:
     )
     def test_a_name_railway_would_refuse_is_refused_before_anything_is_written(self, name):
         with pytest.raises(InvalidName):
-            runs.start_clone(make_site(), ACTOR, name=name)
+            runs.start_clone(make_site(), ACTOR, name=name, gdpr_acknowledged=True)
         assert not Run.objects.exists()
         assert not AuditEvent.objects.exists()
 
     def test_a_name_in_use_on_the_site_is_refused(self):
         site = make_site()
-        runs.start_clone(site, ACTOR, name="spring-sale")
+        runs.start_clone(site, ACTOR, name="spring-sale", gdpr_acknowledged=True)
         with pytest.raises(NameTaken):
-            runs.start_clone(site, ACTOR, name="spring-sale")
+            runs.start_clone(site, ACTOR, name="spring-sale", gdpr_acknowledged=True)
         assert site.environments.count() == 1
 
     def test_the_lifetime_follows_the_site(self):
         site = make_site(staging_ttl_days=3)
-        run = runs.start_clone(site, ACTOR)
+        run = runs.start_clone(site, ACTOR, gdpr_acknowledged=True)
         remaining = run.environment.expires_at - timezone.now()
         assert timedelta(days=2, hours=23) < remaining <= timedelta(days=3)
 
@@ -60,11 +60,40 @@ class TestStartClone:
         assert event.details["gdpr_acknowledged"] is True
         assert event.details["run_id"] == run.pk
 
+    def test_the_audit_event_names_who_acknowledged(self):
+        actor = runs.Actor(Trigger.KESTRA, label="kestra (ops)")
+        runs.start_clone(make_site(), actor, gdpr_acknowledged=True)
+        event = AuditEvent.objects.get(action="staging.clone_requested")
+        assert event.details["acknowledged_by"] == "kestra (ops)"
+        assert event.actor_label == "kestra (ops)"
+
+    def test_a_clone_without_the_acknowledgement_is_refused_before_anything_is_written(self):
+        with pytest.raises(runs.PersonalDataAcknowledgementRequired):
+            runs.start_clone(make_site(), ACTOR)
+        assert not Run.objects.exists()
+        assert not AuditEvent.objects.exists()
+
+    @pytest.mark.parametrize(
+        "masking",
+        [
+            {"masking_preset": "wordpress"},
+            {
+                "is_wordpress": False,
+                "masking_rules": [{"table": "users", "column": "email", "kind": "email"}],
+            },
+        ],
+    )
+    def test_a_site_that_masks_personal_data_needs_no_acknowledgement(self, masking):
+        runs.start_clone(make_site(**masking), ACTOR)
+        event = AuditEvent.objects.get(action="staging.clone_requested")
+        assert event.details["gdpr_acknowledged"] is False
+        assert event.details["personal_data_masked"] is True
+
     def test_the_job_is_enqueued_only_once_the_transaction_commits(
         self, django_capture_on_commit_callbacks, job_queue
     ):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            run = runs.start_clone(make_site(), ACTOR)
+            run = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
         assert job_queue.count == 0
         callbacks[0]()
         assert job_queue.count == 1
@@ -74,9 +103,22 @@ class TestStartClone:
 
 @pytest.mark.django_db
 class TestOtherEntryPoints:
+    def test_a_refresh_without_the_acknowledgement_is_refused(self):
+        environment = make_environment(status=EnvironmentStatus.READY)
+        with pytest.raises(runs.PersonalDataAcknowledgementRequired):
+            runs.start_refresh(environment, ACTOR)
+        assert not environment.runs.exists()
+
+    def test_an_acknowledged_refresh_is_audited_with_who_acknowledged(self):
+        environment = make_environment(status=EnvironmentStatus.READY)
+        runs.start_refresh(environment, ACTOR, gdpr_acknowledged=True)
+        event = AuditEvent.objects.get(action="staging.refresh_requested")
+        assert event.details["gdpr_acknowledged"] is True
+        assert event.details["acknowledged_by"] == ACTOR.label
+
     def test_a_refresh_is_refused_while_another_run_is_active(self):
         environment = make_environment(status=EnvironmentStatus.READY)
-        runs.start_refresh(environment, ACTOR)
+        runs.start_refresh(environment, ACTOR, gdpr_acknowledged=True)
         with pytest.raises(runs.RunInProgress):
             runs.start_teardown(environment, ACTOR)
 
@@ -89,12 +131,14 @@ class TestOtherEntryPoints:
         assert AuditEvent.objects.get(action="staging.extended").details["days"] == 7
 
     def test_cancelling_a_queued_clone_ends_it_and_frees_the_name(self):
-        run = runs.start_clone(make_site(), ACTOR, name="spring-sale")
+        run = runs.start_clone(make_site(), ACTOR, name="spring-sale", gdpr_acknowledged=True)
         runs.cancel(run, ACTOR)
         run.refresh_from_db()
         assert run.status == RunStatus.CANCELLED
         assert run.environment.status == EnvironmentStatus.DELETED
-        assert runs.start_clone(run.environment.site, ACTOR, name="spring-sale")
+        assert runs.start_clone(
+            run.environment.site, ACTOR, name="spring-sale", gdpr_acknowledged=True
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -108,7 +152,9 @@ class TestConcurrency:
         def start() -> None:
             barrier.wait()
             try:
-                outcomes.append(runs.start_clone(ledger_site, ACTOR, name="spring-sale"))
+                outcomes.append(
+                    runs.start_clone(ledger_site, ACTOR, name="spring-sale", gdpr_acknowledged=True)
+                )
             except NameTaken as error:
                 outcomes.append(error)
             finally:
@@ -136,8 +182,8 @@ class TestConcurrency:
         self, ledger_site, settings, job_queue
     ):
         settings.STAGING_MAX_CLONES_PER_SITE = 1
-        first = runs.start_clone(ledger_site, ACTOR)
-        second = runs.start_clone(ledger_site, ACTOR)
+        first = runs.start_clone(ledger_site, ACTOR, gdpr_acknowledged=True)
+        second = runs.start_clone(ledger_site, ACTOR, gdpr_acknowledged=True)
 
         assert lifecycle.admit(first)
         assert not lifecycle.admit(second)
@@ -149,8 +195,8 @@ class TestConcurrency:
 
     def test_a_clone_over_the_overall_limit_waits_in_the_queue(self, settings, job_queue):
         settings.STAGING_MAX_CLONES = 1
-        first = runs.start_clone(make_site(), ACTOR)
-        second = runs.start_clone(make_site(), ACTOR)
+        first = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
+        second = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
         assert lifecycle.admit(first)
         assert not lifecycle.admit(second)
 
@@ -158,9 +204,9 @@ class TestConcurrency:
         from staging.jobs import execute_run
 
         settings.STAGING_MAX_CLONES = 1
-        first = runs.start_clone(make_site(), ACTOR)
+        first = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
         lifecycle.admit(first)
-        second = runs.start_clone(make_site(), ACTOR)
+        second = runs.start_clone(make_site(), ACTOR, gdpr_acknowledged=True)
 
         assert "waits" in execute_run(second.pk)
         second.refresh_from_db()
@@ -182,7 +228,7 @@ def test_a_refresh_replaces_the_staging_data_and_keeps_the_address(
     with psycopg.connect(staging_database_url(services, environment), autocommit=True) as conn:
         conn.execute("DELETE FROM invoices")
 
-    refresh = runs.start_refresh(environment, ACTOR)
+    refresh = runs.start_refresh(environment, ACTOR, gdpr_acknowledged=True)
     assert lifecycle.run_now(refresh, services)
 
     environment.refresh_from_db()

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_worker_process_runs_a_queued_clone_to_the_end(
     ledger_site, ledger_project, sandbox, rq_worker
 ):
-    run = runs.start_clone(ledger_site, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_clone(ledger_site, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True)
 
     wait_for(lambda: Run.objects.get(pk=run.pk).is_terminal, 120, "the clone to end")
     run.refresh_from_db()
@@ -42,7 +42,7 @@ def test_a_run_whose_worker_was_killed_mid_copy_is_reaped_and_rolled_back(
     )
     site = site_for(project, is_wordpress=False)
     databases_before = sandbox_databases(sandbox)
-    run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True)
     wait_for(lambda: Run.objects.get(pk=run.pk).current_step == "copy_database", 120, "the copy")
 
     rq_worker.kill()

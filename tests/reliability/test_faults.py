@@ -304,7 +304,7 @@ def test_a_worker_killed_mid_copy_leaves_a_run_that_is_reaped_and_rolled_back(
     record_property("case", "worker SIGKILL mid-copy")
     site = site_for(big_ledger, is_wordpress=False)
     databases_before = sandbox_databases(sandbox)
-    run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True)
     wait_for(lambda: Run.objects.get(pk=run.pk).current_step == "copy_database", 120, "the copy")
 
     rq_worker.kill()
@@ -336,7 +336,7 @@ def test_runs_queued_when_redis_restarts_are_requeued_and_all_succeed(
     record_property("category", "fault")
     record_property("case", "Redis restarted while runs are queued (and down at enqueue time)")
     actor = runs.Actor.system(Trigger.COMMAND)
-    queued = [runs.start_clone(ledger_site, actor) for _ in range(2)]
+    queued = [runs.start_clone(ledger_site, actor, gdpr_acknowledged=True) for _ in range(2)]
     assert all(Run.objects.get(pk=run.pk).rq_job_id for run in queued)
 
     private_redis.stop()  # the queued jobs go with it
@@ -382,7 +382,7 @@ def test_a_portal_database_outage_mid_run_ends_the_run_cleanly_once_it_is_back(
     record_property("case", "portal database unavailable for 3 s mid-copy")
     site = site_for(big_ledger, is_wordpress=False)
     databases_before = sandbox_databases(sandbox)
-    run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True)
     wait_for(lambda: Run.objects.get(pk=run.pk).current_step == "copy_database", 120, "the copy")
 
     portal = connection.settings_dict["NAME"]

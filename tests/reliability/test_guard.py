@@ -355,14 +355,18 @@ def start_refresh(door: str, environment: StagingEnvironment) -> None:
     importlib.import_module("staging.migrations.0002_roles").create_roles(django_apps, None)
     if door == "API":
         manager = make_persona("ana", group=roles.ACCOUNT_MANAGERS)
-        response = manager.client.post(f"/api/v1/environments/{environment.pk}/refresh/")
+        response = manager.client.post(
+            f"/api/v1/environments/{environment.pk}/refresh/",
+            {"gdpr_acknowledged": True},
+            format="json",
+        )
         assert response.status_code == 202, response.content
     elif door == "portal":
         client = logged_in(make_user("alice", group=roles.ACCOUNT_MANAGERS))
         page = client.post(f"/admin/environments/{environment.pk}/refresh/")
         assert page.status_code == 302
     else:
-        call_command("refresh_staging", str(environment.pk))
+        call_command("refresh_staging", str(environment.pk), "--personal-data-acknowledged")
 
 
 @pytest.mark.parametrize("door", ["API", "portal", "refresh_staging"])
@@ -409,7 +413,7 @@ def test_a_refresh_started_by_kestra_through_the_api_is_refused_too(
     )
     before = checksum(ledger_project.database_url)
 
-    run = runs.start_refresh(environment, runs.Actor.system(Trigger.KESTRA))
+    run = runs.start_refresh(environment, runs.Actor.system(Trigger.KESTRA), gdpr_acknowledged=True)
     drain(job_queue)
 
     assert_refused(run, "copy_database")

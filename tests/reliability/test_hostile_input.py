@@ -693,7 +693,14 @@ def test_clone_staging_refuses_a_hostile_name(
     what, site, environment, unchanged, record_property, capsys
 ):
     with pytest.raises(CommandError) as raised:
-        call_command("clone_staging", site.slug, "--name", COMMAND_STRINGS[what], "--json")
+        call_command(
+            "clone_staging",
+            site.slug,
+            "--name",
+            COMMAND_STRINGS[what],
+            "--personal-data-acknowledged",
+            "--json",
+        )
 
     assert raised.value.returncode == 1
     document = json.loads(capsys.readouterr().out)
@@ -706,7 +713,9 @@ def test_clone_staging_refuses_a_hostile_name(
 @pytest.mark.parametrize("what", ["seven", "7;rm -rf /", "$(reboot)", "-1", "0", "9" * 30])
 def test_clone_staging_refuses_a_hostile_lifetime(what, site, unchanged, record_property):
     with pytest.raises(CommandError):
-        call_command("clone_staging", site.slug, f"--ttl-days={what}")
+        call_command(
+            "clone_staging", site.slug, f"--ttl-days={what}", "--personal-data-acknowledged"
+        )
     record(record_property, f"clone_staging, --ttl-days {what}", "refused")
 
 

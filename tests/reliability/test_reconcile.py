@@ -188,7 +188,7 @@ def test_it_leaves_alone_the_environment_a_run_is_creating_and_production(
 ):
     record_property("category", "fault")
     record_property("case", "reconcile during a clone that has not saved its Railway id yet")
-    run = runs.start_clone(ledger_site, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_clone(ledger_site, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True)
     Run.objects.filter(pk=run.pk).update(status="running")
     # Railway has made it; the run has not written the id down yet.
     railway_environment(services, ledger_project, run.environment.name)

@@ -122,7 +122,12 @@ def test_no_secret_is_left_in_logs_answers_database_or_redis_after_a_full_flow(
         f"/api/v1/environments/{environment_id}/",
     ):
         assert api.call("get", path).status_code == 200
-    assert api.call("post", f"/api/v1/environments/{environment_id}/refresh/").status_code == 202
+    assert (
+        api.call(
+            "post", f"/api/v1/environments/{environment_id}/refresh/", {"gdpr_acknowledged": True}
+        ).status_code
+        == 202
+    )
     refreshed = api.wait_for_run(Run.objects.filter(operation="refresh").get().pk)
     assert refreshed["status"] == RunStatus.SUCCEEDED, refreshed
     deleted = api.call("delete", f"/api/v1/environments/{environment_id}/")

@@ -245,7 +245,7 @@ def staging_copy(
         )
         try:
             started = time.monotonic()
-            run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND))
+            run = runs.start_clone(site, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True)
             run = _wait_for_run(run.pk, 240)
             clone_seconds = time.monotonic() - started
         finally:

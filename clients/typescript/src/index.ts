@@ -16,6 +16,7 @@ export type RunStatus = Schemas["RunStatusEnum"];
 export type Step = Schemas["Step"];
 export type AuditEvent = Schemas["AuditEvent"];
 export type CreateEnvironmentRequest = Schemas["EnvironmentCreateRequest"];
+export type RefreshEnvironmentRequest = Schemas["RefreshRequest"];
 export type EnvironmentWithRun = Schemas["EnvironmentWithRun"];
 export type ErrorBody = Schemas["Error"];
 export type EnvironmentFilters = NonNullable<operations["environments_list"]["parameters"]["query"]>;
@@ -50,6 +51,7 @@ export type ErrorCode =
   | "invalid_state"
   | "run_in_progress"
   | "invalid_lifetime"
+  | "event_streams_busy"
   // The client's own: no answer at all, an answer that is not the API's, or waitForRun's limit.
   | "network_error"
   | "unexpected_response"
@@ -124,6 +126,11 @@ export interface PostOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
+export interface RefreshOptions extends PostOptions {
+  /** The person confirmed that the fresh copy holds production personal data. */
+  gdprAcknowledged?: boolean;
+}
+
 export interface RunPoll {
   /** The run; on 304 the one given as `previous`. */
   run: Run | undefined;
@@ -140,6 +147,25 @@ export interface WaitOptions extends CallOptions {
   factor?: number;
   /** Called whenever the run changed: progress bars, step lists. */
   onProgress?: (run: Run) => void;
+}
+
+export interface WatchOptions extends CallOptions {
+  /** Called with the run each time it changes (a live event, or a poll after falling back). */
+  onEvent?: (run: Run) => void;
+  /** Streams that fail in a row (no event) before watchRun falls back to polling. Default 3. */
+  maxStreamFailures?: number;
+  /** Pause before reconnecting, until the portal's `retry:` says otherwise. Default 3000. */
+  reconnectDelayMs?: number;
+  /** How to poll once watchRun falls back to it (see waitForRun). */
+  polling?: Omit<WaitOptions, "signal" | "onProgress">;
+}
+
+/** One server-sent event, as the portal's run events send them. */
+interface ServerSentEvent {
+  id: string | undefined;
+  event: string;
+  data: string;
+  retry: number | undefined;
 }
 
 interface Answer<T> {
@@ -209,10 +235,15 @@ export class UnderstudyClient {
     return answer.body.run;
   }
 
-  /** Queues a fresh copy of production's data into the environment. */
-  async refreshEnvironment(id: number, options: PostOptions = {}): Promise<EnvironmentWithRun> {
+  /**
+   * Queues a fresh copy of production's data into the environment. The copy holds production
+   * personal data again: unless the site masks it, pass `gdprAcknowledged: true` once the person
+   * has confirmed (otherwise `gdpr_acknowledgement_required`).
+   */
+  async refreshEnvironment(id: number, options: RefreshOptions = {}): Promise<EnvironmentWithRun> {
     const path = `/api/v1/environments/${id}/refresh/`;
-    return (await this.call<EnvironmentWithRun>("POST", path, options, {})).body;
+    const body: RefreshEnvironmentRequest = { gdpr_acknowledged: options.gdprAcknowledged ?? false };
+    return (await this.call<EnvironmentWithRun>("POST", path, options, body)).body;
   }
 
   async extendEnvironment(id: number, days = 7, options: PostOptions = {}): Promise<Environment> {
@@ -281,6 +312,85 @@ export class UnderstudyClient {
     }
   }
 
+  /**
+   * Follows a run live until it ends and returns it, calling `onEvent` with each change. Uses
+   * the portal's server-sent events (GET /api/v1/runs/{id}/events/), reconnecting with
+   * Last-Event-ID when a stream drops; falls back to polling (waitForRun) when the portal
+   * refuses a stream (503 event_streams_busy, 429) or `maxStreamFailures` streams in a row fail.
+   * Works with the fetch of Node 18+ and of browsers (a streamed response body).
+   */
+  async watchRun(id: number, options: WatchOptions = {}): Promise<Run> {
+    const { signal, onEvent } = options;
+    const maxFailures = options.maxStreamFailures ?? 3;
+    let delay = options.reconnectDelayMs ?? 3_000;
+    let lastEventId: string | undefined;
+    let lastRun: Run | undefined;
+    let failures = 0;
+    const fallBack = (): Promise<Run> =>
+      this.waitForRun(id, { ...options.polling, signal, onProgress: onEvent });
+    while (failures < maxFailures) {
+      signal?.throwIfAborted();
+      const headers: Record<string, string> = { Accept: "text/event-stream" };
+      if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+      let response: Response;
+      try {
+        response = await this.fetchImpl(`${this.baseUrl}/api/v1/runs/${id}/events/`, {
+          method: "GET",
+          headers: this.headers(headers),
+          signal,
+          credentials: this.token ? "omit" : "same-origin",
+        });
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        failures += 1;
+        await sleep(delay, signal);
+        continue;
+      }
+      if (response.status === 503 || response.status === 429) {
+        await response.body?.cancel();
+        return fallBack();
+      }
+      if (!response.ok || !response.body) {
+        const text = await response.text();
+        const error = toError(response, parseJson(text));
+        // A refusal that a reconnect would meet again (401, 403, 404) is the caller's to see.
+        if (response.status < 500) throw error;
+        failures += 1;
+        await sleep(delay, signal);
+        continue;
+      }
+      let received = false;
+      try {
+        for await (const event of readEvents(response.body, signal)) {
+          if (event.retry !== undefined) delay = event.retry;
+          if (event.event === "run") {
+            lastRun = JSON.parse(event.data) as Run;
+            lastEventId = event.id ?? lastEventId;
+            received = true;
+            onEvent?.(lastRun);
+          } else if (event.event === "end") {
+            return lastRun ?? (await this.getRun(id, { signal }));
+          }
+        }
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        // A dropped connection: reconnect below, like a stream the server closed.
+      }
+      signal?.throwIfAborted();
+      if (lastRun && TERMINAL_STATUSES.has(lastRun.status)) return lastRun;
+      failures = received ? 0 : failures + 1;
+      await sleep(delay, signal);
+    }
+    return fallBack();
+  }
+
+  private headers(extra: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { ...extra };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (this.source) headers["X-Understudy-Source"] = this.source;
+    return headers;
+  }
+
   private async get<T>(path: string, options: CallOptions): Promise<T> {
     return (await this.call<T>("GET", path, options)).body;
   }
@@ -291,9 +401,7 @@ export class UnderstudyClient {
     options: PostOptions & { headers?: Record<string, string> },
     body?: unknown,
   ): Promise<Answer<T>> {
-    const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    if (this.source) headers["X-Understudy-Source"] = this.source;
+    const headers = this.headers({ Accept: "application/json", ...options.headers });
     if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const url = path.startsWith("http") ? path : `${this.baseUrl}${path}`;
@@ -316,13 +424,7 @@ export class UnderstudyClient {
     if (response.status === 304) {
       return { status: 304, body: undefined as T, headers: response.headers };
     }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = parseJson(await response.text());
     if (!response.ok) throw toError(response, parsed);
     if (parsed === undefined) {
       throw new UnderstudyError("unexpected_response", `${method} ${path} did not answer JSON.`, {
@@ -348,6 +450,61 @@ function toError(response: Response, body: unknown): UnderstudyError {
     `The portal answered ${response.status} without an error body.`,
     { status: response.status, retryAfter },
   );
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The events of a text/event-stream body (https://html.spec.whatwg.org/#event-stream-interpretation). */
+async function* readEvents(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<ServerSentEvent> {
+  const reader = body.getReader();
+  // fetch ends its body on abort by itself; a body from anywhere else is ended here.
+  const onAbort = (): void => void reader.cancel(signal?.reason).catch(() => undefined);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let event: ServerSentEvent = { id: undefined, event: "message", data: "", retry: undefined };
+  let data: string[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let newline: number;
+      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        const width = buffer.startsWith("\r\n", newline) ? 2 : 1;
+        buffer = buffer.slice(newline + width);
+        if (line === "") {
+          if (data.length || event.retry !== undefined) {
+            yield { ...event, data: data.join("\n") };
+          }
+          event = { id: event.id, event: "message", data: "", retry: undefined };
+          data = [];
+          continue;
+        }
+        if (line.startsWith(":")) continue; // a comment: the server's keep-alive
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "data") data.push(value);
+        else if (field === "event") event.event = value;
+        else if (field === "id") event.id = value;
+        else if (field === "retry" && /^[0-9]+$/.test(value)) event.retry = Number(value);
+      }
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    reader.releaseLock();
+  }
 }
 
 function query(parameters: object): string {

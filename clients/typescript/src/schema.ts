@@ -94,7 +94,7 @@ export interface paths {
         put?: never;
         /**
          * Refresh a staging environment's data from production
-         * @description Staging environments: create, list, refresh, extend and delete.
+         * @description Queues the refresh and answers at once; poll the run at `Location`. Needs `gdpr_acknowledged: true` unless the site masks personal data.
          */
         post: operations["environments_refresh_create"];
         delete?: never;
@@ -137,6 +137,26 @@ export interface paths {
          * @description A queued run ends at once; a running one stops at its next step and rolls back.
          */
         post: operations["runs_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{id}/events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a run live (server-sent events)
+         * @description Runs: one clone, refresh or teardown; poll one until it ends.
+         */
+        get: operations["runs_events_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -238,7 +258,7 @@ export interface components {
             /** @description Days before it is torn down (1 to 90); the site's default if omitted. */
             ttl_days?: number | null;
             /**
-             * @description Must be true: the copy holds production personal data.
+             * @description Must be true unless the site masks personal data: the copy holds production personal data.
              * @default false
              */
             gdpr_acknowledged: boolean;
@@ -327,6 +347,13 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["Site"][];
+        };
+        RefreshRequest: {
+            /**
+             * @description Must be true unless the site masks personal data: the fresh copy holds production personal data again.
+             * @default false
+             */
+            gdpr_acknowledged: boolean;
         };
         Run: {
             readonly id: number;
@@ -999,7 +1026,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
         responses: {
             202: {
                 headers: {
@@ -1273,6 +1304,94 @@ export interface operations {
             };
             /** @description A bug on the portal's side (internal_error); it has been logged. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    runs_events_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received (sent by EventSource when it reconnects): the stream starts with the next change instead of repeating it. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events: `retry:` first; then one `run` event (the run as GET /api/v1/runs/{id}/ shows it, `id:` its ETag) each time the run changes; `: keep-alive` comments while it does not; an `end` event once the run has ended. See docs/api.md, *Live run events*. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No credentials (not_authenticated) or a wrong or revoked token (authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role does not allow this (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Accept header asks for something other than JSON (not_acceptable). */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (throttled); retry after the Retry-After header's seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug on the portal's side (internal_error); it has been logged. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many streams open on this server (event_streams_busy): poll the run instead, or retry after the Retry-After header's seconds. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

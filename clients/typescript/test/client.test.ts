@@ -1,6 +1,7 @@
 /**
  * Against a live portal started by scripts/live_portal.py (UNDERSTUDY_URL, UNDERSTUDY_TOKEN,
- * UNDERSTUDY_VIEWER_TOKEN, UNDERSTUDY_SITE). No worker runs: runs stay queued until cancelled.
+ * UNDERSTUDY_VIEWER_TOKEN, UNDERSTUDY_SITE). No worker runs: runs stay queued until cancelled
+ * (test/worker/ runs with one).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -82,7 +83,11 @@ describe("changing", () => {
 
   it("refreshes an environment", async () => {
     const environment = await readyEnvironment("ready-two");
-    const { run } = await manager.refreshEnvironment(environment.id);
+    await assert.rejects(manager.refreshEnvironment(environment.id), {
+      code: "gdpr_acknowledgement_required",
+      status: 400,
+    });
+    const { run } = await manager.refreshEnvironment(environment.id, { gdprAcknowledged: true });
     assert.equal(run.operation, "refresh");
     await manager.cancelRun(run.id);
   });

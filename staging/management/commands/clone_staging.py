@@ -7,6 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from staging import runs
 from staging.digits import ascii_float, ascii_int
 from staging.errors import UnderstudyError
+from staging.management.acknowledgement import add_acknowledgement_argument, refusal
 from staging.management.base import EXIT_FAILURE, SiteNotFound, StagingCommand, run_document
 from staging.models import ClientSite, RunStatus
 
@@ -19,6 +20,7 @@ class Command(StagingCommand):
         parser.add_argument("site", help="The client site's slug.")
         parser.add_argument("--name", help="Staging name (generated when not given).")
         parser.add_argument("--ttl-days", type=ascii_int, help="Days before it is torn down.")
+        add_acknowledgement_argument(parser)
         parser.add_argument("--wait", action="store_true", help="Wait until the clone ends.")
         parser.add_argument("--timeout", type=ascii_float, default=3600, help="Seconds to wait.")
 
@@ -30,10 +32,14 @@ class Command(StagingCommand):
             )
         try:
             run = runs.start_clone(
-                site, self.actor(options), name=options["name"], ttl_days=options["ttl_days"]
+                site,
+                self.actor(options),
+                name=options["name"],
+                ttl_days=options["ttl_days"],
+                gdpr_acknowledged=options["personal_data_acknowledged"],
             )
         except UnderstudyError as error:
-            raise self.fail(options, error) from None
+            raise refusal(self.fail(options, error), error) from None
         if options["wait"]:
             run = self.wait(run, options, options["timeout"])
         document = run_document(run)
