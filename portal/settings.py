@@ -133,6 +133,8 @@ RAILWAY_API_URL = env.url(
 
 # Staging environments
 STAGING_TTL_DAYS = env.integer("STAGING_TTL_DAYS", default=7, minimum=1)
+# No copy of production data lives longer than this from its creation, extensions included.
+STAGING_MAX_LIFETIME_DAYS = env.integer("STAGING_MAX_LIFETIME_DAYS", default=30, minimum=1)
 # Clones running at once; over a limit a run waits in the queue.
 STAGING_MAX_CLONES_PER_SITE = env.integer("STAGING_MAX_CLONES_PER_SITE", default=2, minimum=1)
 STAGING_MAX_CLONES = env.integer("STAGING_MAX_CLONES", default=4, minimum=1)

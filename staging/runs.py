@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -39,6 +40,29 @@ class RunInProgress(UnderstudyError):
 
 class InvalidLifetime(UnderstudyError):
     code = "invalid_lifetime"
+
+
+class LifetimeExceeded(UnderstudyError):
+    """The retention promise (docs/security.md): no copy of personal data outlives the maximum
+    lifetime, counted from its creation, however often it is extended."""
+
+    code = "lifetime_exceeded"
+    http_status = 409
+
+
+def max_lifetime() -> timedelta:
+    return timedelta(days=settings.STAGING_MAX_LIFETIME_DAYS)
+
+
+def latest_expiry(environment: StagingEnvironment) -> datetime:
+    """The last moment ``environment`` may live, whatever extensions it is given."""
+    return environment.created_at + max_lifetime()
+
+
+def extendable_days(environment: StagingEnvironment, now: datetime | None = None) -> int:
+    """Whole days an extension may still add before the maximum lifetime is reached."""
+    start = max(environment.expires_at, now or timezone.now())
+    return max(int((latest_expiry(environment) - start).total_seconds() // 86_400), 0)
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,11 @@ def _validate_ttl(ttl_days: int | None, site: ClientSite) -> int:
     days = site.ttl_days if ttl_days is None else ttl_days
     if not 1 <= days <= MAX_TTL_DAYS:
         raise InvalidLifetime(f"A staging copy lives between 1 and {MAX_TTL_DAYS} days.")
+    if days > settings.STAGING_MAX_LIFETIME_DAYS:
+        raise LifetimeExceeded(
+            f"A staging copy lives at most {settings.STAGING_MAX_LIFETIME_DAYS} days.",
+            details={"max_lifetime_days": settings.STAGING_MAX_LIFETIME_DAYS},
+        )
     return days
 
 
@@ -221,6 +250,23 @@ def extend(environment: StagingEnvironment, actor: Actor, days: int = 7) -> Stag
     with transaction.atomic():
         locked = StagingEnvironment.objects.select_for_update().get(pk=environment.pk)
         previous = locked.expires_at
+        allowed = extendable_days(locked)
+        if days > allowed:
+            limit = latest_expiry(locked)
+            raise LifetimeExceeded(
+                f"{locked.name} can live at most {settings.STAGING_MAX_LIFETIME_DAYS} days from "
+                f"its creation, until {timezone.localtime(limit):%-d %B %Y %H:%M}; "
+                + (
+                    f"it can be extended by {allowed} more day(s) at most."
+                    if allowed
+                    else "it cannot be extended any further."
+                ),
+                details={
+                    "max_lifetime_days": settings.STAGING_MAX_LIFETIME_DAYS,
+                    "latest_expiry": limit.isoformat(),
+                    "extendable_days": allowed,
+                },
+            )
         locked.extend(days)
         _audit(
             "staging.extended",

@@ -153,7 +153,9 @@ def test_an_account_manager_extends_a_copy_by_seven_days(
     environment = bakery.environments.get()
     log_in(page, live_server.url, account_manager.username)
 
-    page.get_by_role("button", name="Extend by 7 days (spring-sale)").click()
+    page.get_by_role("link", name="Extend by 7 days (spring-sale)").click()
+    expect(page.locator("#extend-new-expiry")).to_contain_text("After extending by 7 days")
+    page.get_by_role("button", name="Yes, keep it 7 more days").click()
 
     expect(page.get_by_text("spring-sale now expires in 10 days")).to_be_visible()
     environment.refresh_from_db()
