@@ -155,6 +155,8 @@ COPY_JOBS = env.integer("COPY_JOBS", default=2, minimum=1)
 
 # Notifications when a run ends
 SLACK_WEBHOOK_URL = env.string("SLACK_WEBHOOK_URL")
+# Where people reach the portal: notifications link to run pages with absolute addresses.
+PORTAL_URL = env.url("PORTAL_URL", default="http://localhost:8000", schemes=("https", "http"))
 _email = environ.Env.email_url_config(env.string("EMAIL_URL", "consolemail://"))
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"

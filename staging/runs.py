@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from staging import audit, lifecycle
+from staging import audit, lifecycle, notify
 from staging.errors import InvalidState, NameTaken, UnderstudyError
 from staging.models import (
     ActorType,
@@ -176,6 +176,7 @@ def _start_on_environment(
     action: str,
     *,
     enqueue: bool = True,
+    reason: str = "",
 ) -> Run:
     with transaction.atomic():
         locked = StagingEnvironment.objects.select_for_update().get(pk=environment.pk)
@@ -199,7 +200,11 @@ def _start_on_environment(
             raise RunInProgress(
                 f"{locked} already has a run in progress; wait for it or cancel it."
             ) from None
-        _audit(action, actor, locked, run_id=run.pk)
+        # Why it was asked, when it was not a person (an expiry): the erasure is accounted for.
+        extra: dict[str, object] = (
+            {"reason": reason, "expires_at": locked.expires_at.isoformat()} if reason else {}
+        )
+        _audit(action, actor, locked, run_id=run.pk, **extra)
         if enqueue:
             lifecycle.enqueue_on_commit(run)
     return run
@@ -217,7 +222,7 @@ def start_teardown(environment: StagingEnvironment, actor: Actor) -> Run:
     )
 
 
-def tear_down_now(environment: StagingEnvironment, actor: Actor) -> Run:
+def tear_down_now(environment: StagingEnvironment, actor: Actor, *, reason: str = "") -> Run:
     """Tear ``environment`` down in this process, as the worker would, and return the ended run
     (for commands whose summary is the outcome).
 
@@ -225,7 +230,12 @@ def tear_down_now(environment: StagingEnvironment, actor: Actor) -> Run:
     before the run starts, ``requeue_lost_runs`` finds it queued without a job and queues it.
     """
     run = _start_on_environment(
-        environment, Operation.TEARDOWN, actor, "staging.teardown_requested", enqueue=False
+        environment,
+        Operation.TEARDOWN,
+        actor,
+        "staging.teardown_requested",
+        enqueue=False,
+        reason=reason,
     )
     # A cancel that lands before the start ends the run; the refreshed run says so.
     with contextlib.suppress(InvalidState):
@@ -268,6 +278,9 @@ def extend(environment: StagingEnvironment, actor: Actor, days: int = 7) -> Stag
                 },
             )
         locked.extend(days)
+        if locked.expiry_warning_sent_at is not None:
+            locked.expiry_warning_sent_at = None
+            locked.save(update_fields=["expiry_warning_sent_at"])
         _audit(
             "staging.extended",
             actor,
@@ -293,3 +306,42 @@ def cancel(run: Run, actor: Actor) -> Run:
                 locked.environment.mark_deleted()
         _audit("staging.run_cancelled", actor, locked.environment, run_id=locked.pk)
     return locked
+
+
+EXPIRY_WARNING_AHEAD = timedelta(days=1)
+
+
+def warn_expiring(
+    actor: Actor, ahead: timedelta = EXPIRY_WARNING_AHEAD
+) -> list[StagingEnvironment]:
+    """Warn the creators of the copies deleted within ``ahead``, once per expiry date.
+
+    Each copy is claimed by a conditional update before anything is sent, so two overlapping
+    cron runs never warn twice; a warning that could not be delivered is logged by ``notify``
+    and audited as such, and not retried (the deletion notice is a courtesy, the expiry holds).
+    """
+    now = timezone.now()
+    due = StagingEnvironment.objects.select_related("site", "created_by").filter(
+        status__in=[EnvironmentStatus.READY, EnvironmentStatus.FAILED],
+        expires_at__gt=now,
+        expires_at__lte=now + ahead,
+        expiry_warning_sent_at__isnull=True,
+    )
+    warned: list[StagingEnvironment] = []
+    for environment in due:
+        claimed = StagingEnvironment.objects.filter(
+            pk=environment.pk, expiry_warning_sent_at__isnull=True
+        ).update(expiry_warning_sent_at=now)
+        if not claimed:
+            continue
+        delivered = notify.expiry_warning(environment)
+        _audit(
+            "staging.expiry_warned",
+            actor,
+            environment,
+            expires_at=environment.expires_at.isoformat(),
+            to=environment.created_by.get_username() if environment.created_by else "",
+            delivered=delivered,
+        )
+        warned.append(environment)
+    return warned

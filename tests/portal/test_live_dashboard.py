@@ -105,7 +105,7 @@ def test_a_queued_copy_says_how_many_are_being_made_and_that_it_is_next(
     account_manager_client, settings
 ):
     settings.STAGING_MAX_CLONES = 4
-    for number in range(4):
+    for _ in range(4):
         make_run(make_environment(status=EnvironmentStatus.CREATING), status=RunStatus.RUNNING)
     first = make_run(make_environment(status=EnvironmentStatus.CREATING))
     second = make_run(make_environment(status=EnvironmentStatus.CREATING))
