@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -27,7 +28,10 @@ from staging.models import (
     Trigger,
 )
 from staging.names import generate_name, validate_name
-from staging.services import default_services
+from staging.railway import database_url as railway_database_url
+from staging.services import Services, default_services
+from staging.steps import DatabaseAddressMismatch, StagingDatabaseNotReady
+from staging.wordpress import login as wordpress_login
 
 MAX_TTL_DAYS = 90
 SUGGESTED_NAME_ATTEMPTS = 20
@@ -345,3 +349,63 @@ def warn_expiring(
         )
         warned.append(environment)
     return warned
+
+
+class NotWordPress(UnderstudyError):
+    code = "wordpress_login_unavailable"
+    http_status = 409
+
+
+def create_wordpress_login(
+    environment: StagingEnvironment, actor: Actor, services: Services | None = None
+) -> wordpress_login.WordPressLogin:
+    """Make (or renew) the staging-only WordPress administrator of a ready copy and return its
+    one-time password; the audit event names the user, never the password."""
+    site = environment.site
+    if not site.is_wordpress:
+        raise NotWordPress(f"{site} is not a WordPress site.")
+    if environment.status != EnvironmentStatus.READY or not environment.railway_environment_id:
+        raise NotWordPress(
+            f"{environment.name} is {environment.get_status_display().lower()}: a WordPress "
+            "login can be made once it is ready."
+        )
+    if Run.objects.filter(environment=environment, status__in=RunStatus.active()).exists():
+        raise RunInProgress(f"{environment} has a run in progress; wait for it to finish.")
+    used = services if services is not None else default_services()
+    try:
+        target_url = _staging_database_url(environment, used)
+        login = wordpress_login.create_login(target_url)
+    finally:
+        if services is None:
+            used.close()
+    _audit(
+        "staging.wordpress_login_created",
+        actor,
+        environment,
+        username=login.username,
+        renewed=login.renewed,
+    )
+    return login
+
+
+def _staging_database_url(environment: StagingEnvironment, services: Services) -> str:
+    """The staging database's public URL, accepted only if it leads to the TCP proxy Railway
+    reports for that environment's database (as ``expose_database`` checks it)."""
+    site = environment.site
+    railway = services.railway
+    variables = railway.get_variables(
+        site.railway_project_id, environment.railway_environment_id, site.database_service_id
+    )
+    url = railway_database_url(site.database_engine, variables)  # type: ignore[arg-type]
+    if not url:
+        raise StagingDatabaseNotReady(f"The staging database of {environment} has no address.")
+    proxies = railway.list_tcp_proxies(environment.railway_environment_id, site.database_service_id)
+    parts = urlsplit(url)
+    host, port = (parts.hostname or "").lower(), parts.port
+    if not any(host == p.domain.lower() and port == p.proxy_port for p in proxies):
+        raise DatabaseAddressMismatch(
+            f"The staging database URL of {environment} does not lead to the TCP proxy Railway "
+            "reports for it; nothing was changed.",
+            details={"database": "staging", "address": f"{host}:{port}"},
+        )
+    return url

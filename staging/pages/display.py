@@ -67,6 +67,7 @@ ADVICE: dict[str, str] = {
         "finished, create a new copy: it starts from today's production data."
     ),
     "run_in_progress": "Something is already happening to this copy. Wait for it, then try again.",
+    "wordpress_login_unavailable": "Wait until the copy is ready, then ask for the login again.",
     "invalid_state": "The copy changed in the meantime. Go back to the client sites, look again.",
     "gdpr_acknowledgement_required": (
         "Tick the box that says you know the copy contains customers' personal data."

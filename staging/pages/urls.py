@@ -48,6 +48,11 @@ urlpatterns: list[URLPattern] = [
         _admin(views.delete_environment),
         name="delete",
     ),
+    path(
+        "environments/<int:environment_id>/wordpress-login/",
+        _admin(views.wordpress_login),
+        name="wordpress-login",
+    ),
     path("audit/", _admin(views.audit_log), name="audit"),
     path("audit/export.csv", _admin(views.audit_export), name="audit-export"),
 ]

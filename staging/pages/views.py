@@ -453,6 +453,32 @@ def extend_environment(request: HttpRequest, environment_id: int) -> HttpRespons
     )
 
 
+@require_POST
+def wordpress_login(request: HttpRequest, environment_id: int) -> HttpResponse:
+    """Make or renew the staging-only WordPress administrator and show its password once, on
+    this response only (never stored, never in a message or a cookie; the admin marks every
+    response no-store)."""
+    _require_operate(request)
+    environment = get_object_or_404(
+        StagingEnvironment.objects.select_related("site"), pk=environment_id
+    )
+    try:
+        login = runs.create_wordpress_login(environment, _actor(request))
+    except UnderstudyError as error:
+        messages.error(request, error.message)
+        return redirect("portal:environment", environment_id=environment.pk)
+    return _render(
+        request,
+        "staging/wordpress_login.html",
+        f"Your WordPress login for {environment.name}",
+        {
+            "environment": environment,
+            "login": login,
+            "login_url": environment.url.rstrip("/") + "/wp-login.php",
+        },
+    )
+
+
 def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
     if not roles.can_read_audit_log(request.user):
         raise PermissionDenied
