@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.conf import settings as django_settings
+from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -45,7 +49,7 @@ def test_the_dashboard_shows_a_copy_become_ready_without_a_reload(
     expect(row.locator("[data-state]")).to_have_text("Ready", timeout=12_000)
     expect(row.get_by_role("link", name="Delete spring-sale")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
-    snap(page, "dashboard")
+    snap(page, "dashboard-live")
 
 
 def test_a_queued_refresh_shows_why_it_waits_and_offers_no_buttons(
@@ -103,3 +107,59 @@ def test_extend_is_refused_past_the_maximum_lifetime(
     expect(page.locator("#extend-refused")).to_contain_text("cannot be kept longer")
     expect(page.get_by_role("button", name="Yes, keep it")).to_have_count(0)
     snap(page, "extend-refused")
+
+
+def test_the_expiry_warning_is_sent_and_its_link_extends_the_copy(
+    page: Page, live_server, account_manager, bakery, settings
+):
+    settings.PORTAL_URL = live_server.url
+    environment = make_environment(
+        bakery,
+        name="spring-sale",
+        status=EnvironmentStatus.READY,
+        created_by=account_manager,
+        expires_at=timezone.now() + timedelta(hours=20),
+    )
+    call_command("warn_expiring_staging", "--json", stdout=StringIO())
+    (message,) = mail.outbox
+    link = next(word for word in message.body.split() if word.startswith(live_server.url))
+    log_in(page, live_server.url, account_manager.username)
+
+    page.goto(link)
+    page.get_by_role("button", name="Yes, keep it 7 more days").click()
+
+    expect(page.get_by_text("spring-sale now expires in 8 days")).to_be_visible()
+    environment.refresh_from_db()
+    assert environment.expiry_warning_sent_at is None
+
+
+def test_a_viewer_who_types_an_address_gets_the_styled_refusal_with_a_way_back(
+    page: Page, live_server, viewer, bakery
+):
+    log_in(page, live_server.url, viewer.username)
+
+    response = page.goto(f"{live_server.url}/admin/sites/{bakery.pk}/create/")
+
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
+    expect(page.locator(".gdpr-banner")).to_have_count(1 if django_settings.GDPR_BANNER_TEXT else 0)
+    page.get_by_role("link", name="Back to the client sites").click()
+    expect(page.get_by_role("heading", name="Bakery Co")).to_be_visible()
+    snap(page, "forbidden")
+
+
+def test_the_copy_link_button_puts_the_staging_address_on_the_clipboard(
+    browser, live_server, account_manager, bakery
+):
+    make_environment(
+        bakery, name="spring-sale", status=EnvironmentStatus.READY, url="http://spring.localhost:9/"
+    )
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, account_manager.username)
+        page.get_by_role("button", name="Copy link of spring-sale").click()
+        expect(page.locator("#copy-status")).to_have_text("Link copied.")
+        assert page.evaluate("navigator.clipboard.readText()") == "http://spring.localhost:9/"
+    finally:
+        context.close()

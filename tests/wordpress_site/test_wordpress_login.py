@@ -12,6 +12,7 @@ from railway_sandbox import Sandbox
 from staging import runs
 from staging.models import AuditEvent, StagingEnvironment, Trigger
 from staging.wordpress.login import USERNAME, phpass_check
+from tests.browser.screens import snap
 from tests.fixtures_browser import DESKTOP
 from tests.fixtures_browser import log_in as portal_log_in
 from tests.fixtures_pipeline import sandbox_services
@@ -40,7 +41,9 @@ def test_log_in_to_wordpress_makes_a_staging_only_administrator_that_reaches_wp_
     try:
         portal_log_in(page, live_server.url, manager.username)
         page.goto(f"{live_server.url}/admin/environments/{environment.pk}/")
+        snap(page, "copy")
         page.get_by_role("button", name="Log in to WordPress").click()
+        snap(page, "wordpress-login")
         username = page.locator("#wp-username").inner_text()
         password = page.locator("#wp-password").inner_text()
         assert username == USERNAME
