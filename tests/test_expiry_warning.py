@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -21,10 +22,11 @@ from tests.fixtures_portal import make_user
 pytestmark = pytest.mark.django_db
 
 
-def _warn() -> dict[str, object]:
+def _warn() -> dict[str, Any]:
     out = StringIO()
     call_command("warn_expiring_staging", "--json", stdout=out)
-    return json.loads(out.getvalue())
+    document: dict[str, Any] = json.loads(out.getvalue())
+    return document
 
 
 def test_the_creator_is_warned_once_with_a_link_that_extends_it(settings):
