@@ -163,3 +163,25 @@ def test_the_copy_link_button_puts_the_staging_address_on_the_clipboard(
         assert page.evaluate("navigator.clipboard.readText()") == "http://spring.localhost:9/"
     finally:
         context.close()
+
+
+def test_an_unchanged_dashboard_is_answered_304_and_stays_as_it_was(
+    page: Page, live_server, account_manager, bakery
+):
+    make_environment(bakery, name="spring-sale", status=EnvironmentStatus.READY)
+    statuses: list[int] = []
+    page.on(
+        "response",
+        lambda response: (
+            statuses.append(response.status) if "/sites/live/" in response.url else None
+        ),
+    )
+    log_in(page, live_server.url, account_manager.username)
+    search = page.get_by_label("Find a client or a staging copy")
+    search.focus()
+
+    page.wait_for_timeout(11_000)
+
+    assert statuses and set(statuses) == {304}
+    expect(page.locator("li.env", has_text="spring-sale")).to_be_visible()
+    expect(search).to_be_focused()
