@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_rq
 import pytest
 from playwright.sync_api import Browser, expect
 
 from railway_sandbox import Sandbox
-from staging import runs
-from staging.models import AuditEvent, StagingEnvironment, Trigger
+from staging import lifecycle, runs
+from staging.models import AuditEvent, RunStatus, StagingEnvironment, Trigger
 from staging.wordpress.login import USERNAME, phpass_check
 from tests.browser.screens import snap
 from tests.fixtures_browser import DESKTOP
@@ -84,6 +85,23 @@ def test_log_in_to_wordpress_makes_a_staging_only_administrator_that_reaches_wp_
     assert all(password not in str(event.details) for event in events)
     with (
         mysql_connection(staging_copy.production_database_url) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT COUNT(*) FROM wp_users WHERE user_login = %s", (USERNAME,))
+        assert cursor.fetchone() == (0,)
+
+    # A refresh replaces the staging database with production's: the login goes with it.
+    refresh = runs.start_refresh(environment, runs.Actor.for_user(manager, Trigger.ADMIN))
+    services = sandbox_services(railway_sandbox)
+    try:
+        assert lifecycle.run_now(refresh, services)
+    finally:
+        services.close()
+        django_rq.get_queue("default").connection.flushdb()
+    refresh.refresh_from_db()
+    assert refresh.status == RunStatus.SUCCEEDED, f"{refresh.error_code}: {refresh.error_message}"
+    with (
+        mysql_connection(staging_copy.staging_database_url) as connection,
         connection.cursor() as cursor,
     ):
         cursor.execute("SELECT COUNT(*) FROM wp_users WHERE user_login = %s", (USERNAME,))
