@@ -145,6 +145,8 @@ RAILWAY_API_URL = env.url(
 
 # Staging environments
 STAGING_TTL_DAYS = env.integer("STAGING_TTL_DAYS", default=7, minimum=1)
+# No copy of production data lives longer than this from its creation, extensions included.
+STAGING_MAX_LIFETIME_DAYS = env.integer("STAGING_MAX_LIFETIME_DAYS", default=30, minimum=1)
 # Clones running at once; over a limit a run waits in the queue.
 STAGING_MAX_CLONES_PER_SITE = env.integer("STAGING_MAX_CLONES_PER_SITE", default=2, minimum=1)
 STAGING_MAX_CLONES = env.integer("STAGING_MAX_CLONES", default=4, minimum=1)
@@ -173,6 +175,8 @@ STAGING_ALLOW_PRIVATE_DATABASE_ADDRESSES = env.boolean(
 
 # Notifications when a run ends
 SLACK_WEBHOOK_URL = env.string("SLACK_WEBHOOK_URL")
+# Where people reach the portal: notifications link to run pages with absolute addresses.
+PORTAL_URL = env.url("PORTAL_URL", default="http://localhost:8000", schemes=("https", "http"))
 _email = environ.Env.email_url_config(env.string("EMAIL_URL", "consolemail://"))
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"

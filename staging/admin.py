@@ -275,6 +275,12 @@ class StagingEnvironmentAdmin(admin.ModelAdmin[StagingEnvironment]):
         # Deleting the row would orphan the Railway environment; "Delete" tears it down instead.
         return False
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A row added here would have no run, no audit event and no Railway environment: copies
+        # are made from the portal's "Create staging" (staging.runs.start_clone), linked above
+        # the list instead.
+        return False
+
     @admin.action(description="Refresh from production", permissions=["operate"])
     def refresh_selected(
         self, request: HttpRequest, queryset: QuerySet[StagingEnvironment]

@@ -252,6 +252,9 @@ class StagingEnvironment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Set when its creator was warned of the coming deletion, so the warning goes once per
+    # expiry date; cleared by an extension, which sets a new date.
+    expiry_warning_sent_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     database_size_bytes = models.BigIntegerField(null=True, blank=True)
 

@@ -51,7 +51,7 @@ def test_a_finished_run_is_posted_to_slack_without_logging_the_webhook_url(slack
         notify.run_finished(run)
 
     assert len(slack) == 1
-    assert b"is done" in slack[0]
+    assert b"is ready" in slack[0]
     secret = SECRET_PATH.rsplit("/", 1)[-1]
     assert all(secret not in record.getMessage() for record in caplog.records)
     assert all("B0UNDERSTUDY" not in str(record.args) for record in caplog.records)

@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -87,7 +88,8 @@ class CreateStagingForm(forms.Form):
     def __init__(self, site: ClientSite, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.site = site
-        days = sorted({*LIFETIME_CHOICES, site.ttl_days} & set(range(1, MAX_TTL_DAYS + 1)))
+        longest = min(MAX_TTL_DAYS, settings.STAGING_MAX_LIFETIME_DAYS)
+        days = sorted({*LIFETIME_CHOICES, site.ttl_days} & set(range(1, longest + 1)))
         ttl_field = cast(forms.TypedChoiceField, self.fields["ttl_days"])
         ttl_field.choices = [(d, "1 day" if d == 1 else f"{d} days") for d in days]
         ttl_field.initial = site.ttl_days

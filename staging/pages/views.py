@@ -4,9 +4,11 @@ again on the server, whatever buttons the page showed."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -14,17 +16,18 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponseNotModified,
     HttpResponseRedirect,
     JsonResponse,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -38,14 +41,16 @@ from staging.models import (
     EnvironmentStatus,
     Operation,
     Run,
+    RunStatus,
     StagingEnvironment,
     Trigger,
 )
 from staging.pages.display import (
-    BADGE_TONES,
+    EnvironmentState,
     audit_action_label,
     describe_run,
     expiry_phrase,
+    run_line,
 )
 from staging.pages.forms import (
     AuditFilterForm,
@@ -66,9 +71,7 @@ RUN_TITLES: dict[str, str] = {
     Operation.REFRESH: "Refreshing",
     Operation.TEARDOWN: "Deleting",
 }
-BUSY_STATUSES = frozenset(
-    {EnvironmentStatus.CREATING, EnvironmentStatus.REFRESHING, EnvironmentStatus.DELETING}
-)
+FAILED_RECENTLY = timedelta(days=7)
 
 
 def _user(request: HttpRequest) -> User:
@@ -124,48 +127,177 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(fallback)
 
 
+DASHBOARD_FILTERS: dict[str, str] = {
+    "": "All copies",
+    "ready": "Ready",
+    "busy": "Being worked on",
+    "problem": "Failed or needs attention",
+}
+SITES_PER_PAGE = 25
+HISTORY_PAGE_SIZE = 50
+
+
 @dataclass(frozen=True)
-class EnvironmentRow:
-    environment: StagingEnvironment
-    expiry: str
-    tone: str
-    latest_run_id: int | None
+class SiteCard:
+    site: ClientSite
+    rows: list[EnvironmentState]
+    failed_recently: int
 
-    @property
-    def is_busy(self) -> bool:
-        return self.environment.status in BUSY_STATUSES
 
-    @property
-    def is_ready(self) -> bool:
-        return self.environment.status == EnvironmentStatus.READY
+def _matches(state: EnvironmentState, wanted: str) -> bool:
+    if wanted == "ready":
+        return state.is_ready
+    if wanted == "busy":
+        return state.is_busy
+    if wanted == "problem":
+        return state.has_problem
+    return True
+
+
+def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    """Everything the site list shows, read in a fixed number of queries however many sites."""
+    query = request.GET.get("q", "").strip()
+    wanted = request.GET.get("show", "")
+    if wanted not in DASHBOARD_FILTERS:
+        wanted = ""
+    now = timezone.now()
+    latest_run = Run.objects.filter(environment=OuterRef("pk")).order_by("-created_at")
+    live = (
+        StagingEnvironment.objects.exclude(status=EnvironmentStatus.DELETED)
+        .select_related("site", "created_by")
+        .annotate(latest_run_id=Subquery(latest_run.values("pk")[:1]))
+        .order_by("-created_at")
+    )
+    active = {
+        run.environment_id: run
+        for run in Run.objects.filter(
+            status__in=RunStatus.active(), environment__status__in=EnvironmentStatus.live()
+        ).select_related("environment__site")
+    }
+    rows: dict[int, list[EnvironmentState]] = {}
+    for environment in live:
+        state = EnvironmentState(
+            environment, active.get(environment.pk), environment.latest_run_id, now
+        )
+        if _matches(state, wanted):
+            rows.setdefault(environment.site_id, []).append(state)
+    # A failed copy is rolled back and deleted: the count keeps it findable from its site.
+    failed = dict(
+        Run.objects.filter(
+            operation=Operation.CLONE,
+            status__in=[RunStatus.FAILED, RunStatus.ERRORED],
+            created_at__gte=now - FAILED_RECENTLY,
+        )
+        .values_list("environment__site")
+        .annotate(count=Count("pk"))
+        .values_list("environment__site", "count")
+    )
+    sites = ClientSite.objects.order_by("name")
+    if query:
+        sites = sites.filter(
+            Q(name__icontains=query)
+            | Q(slug__icontains=query)
+            | Q(
+                environments__name__icontains=query,
+                environments__status__in=EnvironmentStatus.live(),
+            )
+        ).distinct()
+    cards = [
+        SiteCard(site, rows.get(site.pk, []), failed.get(site.pk, 0))
+        for site in sites
+        if not wanted or rows.get(site.pk)
+    ]
+    page = Paginator(cards, SITES_PER_PAGE).get_page(page_number(request.GET.get("page")))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "page": page,
+        "sites": list(page),
+        "query": query,
+        "show": wanted,
+        "filters": DASHBOARD_FILTERS,
+        "filter_query": params.urlencode(),
+        "site_count": len(cards),
+        "filtered": bool(query or wanted),
+        "extend_days": EXTEND_DAYS,
+        "can_operate": roles.can_operate(request.user),
+        "can_administer": roles.can_administer(request.user),
+    }
+
+
+def _sites_fragment(request: HttpRequest, context: dict[str, Any]) -> tuple[str, str]:
+    """The rendered site list and its ETag, a digest of exactly what the person would see."""
+    html = render_to_string("staging/_dashboard_sites.html", context, request=request)
+    return html, '"' + hashlib.sha256(html.encode()).hexdigest()[:32] + '"'
 
 
 @require_GET
 def dashboard(request: HttpRequest) -> TemplateResponse:
     _require_view(request)
-    latest_run = Run.objects.filter(environment=OuterRef("pk")).order_by("-created_at")
-    live = (
-        StagingEnvironment.objects.exclude(status=EnvironmentStatus.DELETED)
-        .annotate(latest_run_id=Subquery(latest_run.values("pk")[:1]))
-        .order_by("-created_at")
-    )
-    rows: dict[int, list[EnvironmentRow]] = {}
-    now = timezone.now()
-    for environment in live:
-        rows.setdefault(environment.site_id, []).append(
-            EnvironmentRow(
-                environment,
-                expiry_phrase(environment.expires_at, now),
-                BADGE_TONES.get(environment.status, "off"),
-                environment.latest_run_id,
-            )
-        )
-    sites = [(site, rows.get(site.pk, [])) for site in ClientSite.objects.all()]
+    context = _dashboard_context(request)
+    html, etag = _sites_fragment(request, context)
     return _render(
         request,
         "staging/dashboard.html",
         "Client sites",
-        {"sites": sites, "extend_days": EXTEND_DAYS},
+        {**context, "sites_html": html, "sites_etag": etag},
+    )
+
+
+@require_GET
+def dashboard_sites(request: HttpRequest) -> HttpResponse:
+    """The site list alone, fetched again by htmx every few seconds; 304 when nothing changed,
+    so an idle dashboard costs a few queries and no page repaint."""
+    _require_view(request)
+    html, etag = _sites_fragment(request, _dashboard_context(request))
+    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = HttpResponse(html)
+    response["ETag"] = etag
+    return response
+
+
+@require_GET
+def environment_page(request: HttpRequest, environment_id: int) -> TemplateResponse:
+    """One staging copy: who made it and when, its links, and every run it has had."""
+    _require_view(request)
+    environment = get_object_or_404(
+        StagingEnvironment.objects.select_related("site", "created_by"), pk=environment_id
+    )
+    history = environment.runs.select_related("triggered_by").order_by("-created_at")
+    active = next((run for run in history if run.is_active), None)
+    latest = history[0].pk if history else None
+    state = EnvironmentState(environment, active, latest, timezone.now())
+    return _render(
+        request,
+        "staging/environment.html",
+        f"{environment.name} of {environment.site}",
+        {
+            "state": state,
+            "environment": environment,
+            "history": [run_line(run) for run in history],
+            "extend_days": EXTEND_DAYS,
+        },
+    )
+
+
+@require_GET
+def site_history(request: HttpRequest, site_id: int) -> TemplateResponse:
+    """Every run on every copy of one site, deleted and failed copies included."""
+    _require_view(request)
+    site = get_object_or_404(ClientSite, pk=site_id)
+    runs_of_site = (
+        Run.objects.filter(environment__site=site)
+        .select_related("environment", "triggered_by")
+        .order_by("-created_at")
+    )
+    page = Paginator(runs_of_site, HISTORY_PAGE_SIZE).get_page(page_number(request.GET.get("page")))
+    return _render(
+        request,
+        "staging/site_history.html",
+        f"History of {site}",
+        {"site": site, "page": page, "history": [run_line(run) for run in page]},
     )
 
 
@@ -289,21 +421,66 @@ def delete_environment(request: HttpRequest, environment_id: int) -> HttpRespons
     return _confirm_then(request, environment_id, Operation.TEARDOWN)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def extend_environment(request: HttpRequest, environment_id: int) -> HttpResponse:
+    """The new expiry date on GET, within the maximum lifetime; on POST the extension."""
     _require_operate(request)
-    environment = get_object_or_404(StagingEnvironment, pk=environment_id)
+    environment = get_object_or_404(
+        StagingEnvironment.objects.select_related("site"), pk=environment_id
+    )
+    days = min(EXTEND_DAYS, runs.extendable_days(environment))
+    if request.method == "POST":
+        try:
+            extended = runs.extend(environment, _actor(request), days=max(days, 1))
+        except UnderstudyError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                f"The staging copy {extended.name} now {expiry_phrase(extended.expires_at)} "
+                f"(on {timezone.localtime(extended.expires_at):%-d %B %Y}).",
+            )
+        return redirect("portal:dashboard")
+    now = timezone.now()
+    return _render(
+        request,
+        "staging/confirm_extend.html",
+        f"Keep {environment.name} longer?",
+        {
+            "environment": environment,
+            "days": days,
+            "new_expiry": max(environment.expires_at, now) + timedelta(days=days),
+            "latest_expiry": runs.latest_expiry(environment),
+            "max_lifetime_days": settings.STAGING_MAX_LIFETIME_DAYS,
+            "expiry": expiry_phrase(environment.expires_at, now),
+        },
+    )
+
+
+@require_POST
+def wordpress_login(request: HttpRequest, environment_id: int) -> HttpResponse:
+    """Make or renew the staging-only WordPress administrator and show its password once, on
+    this response only (never stored, never in a message or a cookie; the admin marks every
+    response no-store)."""
+    _require_operate(request)
+    environment = get_object_or_404(
+        StagingEnvironment.objects.select_related("site"), pk=environment_id
+    )
     try:
-        extended = runs.extend(environment, _actor(request), days=EXTEND_DAYS)
+        login = runs.create_wordpress_login(environment, _actor(request))
     except UnderstudyError as error:
         messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            f"The staging copy {extended.name} now {expiry_phrase(extended.expires_at)} "
-            f"(on {timezone.localtime(extended.expires_at):%-d %B %Y}).",
-        )
-    return _back(request, reverse("portal:dashboard"))
+        return redirect("portal:environment", environment_id=environment.pk)
+    return _render(
+        request,
+        "staging/wordpress_login.html",
+        f"Your WordPress login for {environment.name}",
+        {
+            "environment": environment,
+            "login": login,
+            "login_url": environment.url.rstrip("/") + "/wp-login.php",
+        },
+    )
 
 
 def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, Any]:

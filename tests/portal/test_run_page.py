@@ -89,19 +89,25 @@ def test_the_polled_part_announces_the_current_step_to_screen_readers(viewer_cli
     assert 'id="run-announcer" hx-swap-oob="innerHTML">Copying the production data<' in part
 
 
-def test_a_ready_wordpress_copy_links_to_the_site_and_its_login(viewer_client):
+def test_a_ready_wordpress_copy_links_to_the_site_and_offers_a_login(
+    viewer_client, account_manager_client
+):
     run = running_copy()
     environment = run.environment
     environment.url = "https://spring-sale.up.railway.app"
     environment.status = EnvironmentStatus.READY
     environment.save()
     run.finish(RunStatus.SUCCEEDED)
+    login = reverse("portal:wordpress-login", args=[environment.pk])
 
     page = run_page(viewer_client, run)
+    managers_page = run_page(account_manager_client, run)
 
     assert ">Ready<" in page
     assert 'href="https://spring-sale.up.railway.app"' in page
-    assert 'href="https://spring-sale.up.railway.app/wp-login.php"' in page
+    # Making a WordPress administrator changes the copy: account managers only.
+    assert login not in page
+    assert f'action="{login}"' in managers_page
 
 
 def test_a_ready_copy_of_a_non_wordpress_site_has_no_login_link(viewer_client):

@@ -97,7 +97,12 @@ class Command(StagingCommand):
     ) -> dict[str, Any]:
         # The same runner the worker uses, in this process, so the summary is the outcome.
         try:
-            run = runs.tear_down_now(environment, self.actor(options))
+            reason = (
+                "needs_attention"
+                if environment.status == EnvironmentStatus.NEEDS_ATTENTION
+                else "expired"
+            )
+            run = runs.tear_down_now(environment, self.actor(options), reason=reason)
         except UnderstudyError as error:
             return {"outcome": "failed", "error_code": error.code, "error": error.message}
         if run.status == RunStatus.SUCCEEDED:

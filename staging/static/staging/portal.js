@@ -43,4 +43,35 @@
     var input = document.querySelector("input[data-check-url]");
     if (input) watchName(input);
   });
+
+  // The dashboard's site list is fetched again every few seconds; the server answers 304 when
+  // nothing changed, so the page (and the keyboard focus in it) is left alone.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var etag = event.detail.elt.dataset && event.detail.elt.dataset.etag;
+    if (etag) event.detail.headers["If-None-Match"] = etag;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status === 304) {
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+      return;
+    }
+    var etag = xhr.getResponseHeader("ETag");
+    if (etag && event.detail.elt.dataset && "etag" in event.detail.elt.dataset) {
+      event.detail.elt.dataset.etag = etag;
+    }
+  });
+
+  // "Copy link" buttons; delegated, because htmx replaces them as the list changes.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button || !navigator.clipboard) return;
+    navigator.clipboard.writeText(button.dataset.copy).then(function () {
+      button.setAttribute("data-copied", "");
+      var status = document.getElementById("copy-status");
+      if (status) status.textContent = "Link copied.";
+      setTimeout(function () { button.removeAttribute("data-copied"); }, 2000);
+    });
+  });
 })();
