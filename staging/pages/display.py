@@ -173,6 +173,31 @@ ADVICE: dict[str, str] = {
     "railway_timeout": "Railway took too long. Try again in a few minutes.",
     "railway_error": "Railway refused the request. "
     + "Try again; if it fails twice, tell an administrator.",
+    # Added with the trust boundary, the operators' commands and the live API
+    "database_address_refused": (
+        "The site's database address points somewhere Understudy may not go. Nothing was "
+        "copied: tell an administrator, who will check the site's database settings on Railway."
+    ),
+    "copy_stalled": (
+        "A database stopped answering in the middle of the copy; everything was undone. Try "
+        "again later; if it happens again, tell an administrator."
+    ),
+    "railway_unexpected_response": (
+        "Railway answered in a way Understudy did not expect. Try again in a few minutes; if it "
+        "keeps happening, tell an administrator."
+    ),
+    "reconciliation_refused": (
+        "The tidy-up left this copy alone because it changed meanwhile. Nothing was deleted."
+    ),
+    "event_streams_busy": "The live view is busy. The page keeps checking by itself.",
+    "portal_unreachable": "Understudy could not be reached. Try again in a few minutes.",
+    "bad_usage": "The command was typed in a way it does not accept: see its --help.",
+    "site_not_found": "There is no client site with that name in Understudy.",
+    "environment_not_found": "There is no staging copy with that name or number.",
+    "wait_timed_out": (
+        "The work is still going on: it was only the waiting that stopped. Look at the run."
+    ),
+    "command_failed": "The command could not finish. Its message says why.",
 }
 DEFAULT_ADVICE = "Try again. If it fails again, tell an administrator and mention run #{run}."
 ERRORED_ADVICE = (
