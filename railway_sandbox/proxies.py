@@ -82,8 +82,11 @@ class TcpRelay:
         with self._lock:
             self._closed = True
             sockets, self._open = list(self._open), set()
+        # Closing alone would not wake the thread blocked in accept(), and Linux keeps the
+        # port listening until it returns: shutting the listener down does both.
         with contextlib.suppress(OSError):
-            self._listener.close()
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

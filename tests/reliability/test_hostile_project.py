@@ -712,7 +712,7 @@ def test_a_production_url_that_does_not_parse_fails_without_showing_its_password
     assert run.error_code in {"database_url_invalid", "database_address_mismatch"}
     assert engine_connections.opened == []
     texts = [run.error_message, json.dumps(run.metrics), *slack.bodies]
-    texts += [message.subject + message.body for message in mail.outbox]
+    texts += [f"{message.subject}\n{message.body}" for message in mail.outbox]
     texts += [step.log for step in run.steps.all()]
     assert len(slack.bodies) == 1 and len(mail.outbox) == 1
     assert not any(PASSWORD in text for text in texts)
