@@ -458,7 +458,8 @@ def test_unknown_url_parameters_are_dropped_and_never_acted_on(
     record(
         record_property,
         refused="dropped: the copy ran as if they were absent",
-        untouched="no connection to 192.0.2.1, no read-only session, no file read",
+        untouched="every connection to the proxy (none to 192.0.2.1); the copy wrote, so no "
+        "read-only session",
         seconds=seconds,
     )
 
@@ -634,6 +635,36 @@ def test_a_production_server_that_never_answers_fails_the_clone_within_the_timeo
     )
 
 
+def test_a_staging_server_that_never_answers_fails_the_refresh_within_the_timeouts(
+    postgres_project, sandbox, services, job_queue, silent_server, case, record_property
+):
+    case("refresh: staging's TCP proxy leads to a server that accepts, never answers")
+    project = postgres_project
+    environment = ready_copy(site_of(project), services)
+    staging_db = backing_url(
+        sandbox, environment.railway_environment_id, project.database_service_id
+    )
+    with sandbox.lock:
+        proxy(
+            sandbox, environment.railway_environment_id, project.database_service_id
+        ).proxy_port = silent_server.port
+    before = tables(staging_db)
+
+    attempt = attempt_refresh(environment, impatient(services))
+
+    assert_refused(attempt, "target_unreachable", "copy_database")
+    assert silent_server.accepted, "the copy never reached the silent server"
+    assert attempt.seconds < CONNECT_TIMEOUT + 30
+    assert tables(staging_db) == before
+    record(
+        record_property,
+        refused=f"{attempt.code} at {attempt.step}",
+        untouched="nothing read from it; the real staging database unchanged",
+        seconds=attempt.seconds,
+        connect_timeout_seconds=CONNECT_TIMEOUT,
+    )
+
+
 # -- a URL that does not parse, with a password in it ----------------------------------------
 
 
@@ -667,7 +698,7 @@ UNPARSEABLE = {
     "a port that is not a number": "postgresql://client:{password}@db.example.com:54x32/app",
     "an IPv6 bracket never closed": "postgresql://client:{password}@[db.example.com:5432/app",
     "a second @ and a space": "postgresql://client:{password}@ @db.example.com:5432/app",
-    "a password with a raw newline": "postgresql://client:{password}\n@db.example.com:5432/app",
+    "a raw newline after the password": "postgresql://client:{password}\n@db.example.com:5432/app",
     "a database name with a conninfo": "postgresql://client:{password}@db.example.com:5432/"
     "app%20host%3D10.0.0.1",
 }
@@ -685,7 +716,7 @@ def test_a_production_url_that_does_not_parse_fails_without_showing_its_password
     case,
     record_property,
 ):
-    case(f"clone: production DATABASE_PUBLIC_URL with {what}, a password in it")
+    case(f"clone: production DATABASE_PUBLIC_URL with {what} (a password in the URL)")
     slack = Slack()
     settings.SLACK_WEBHOOK_URL = slack.url
     project = postgres_project
