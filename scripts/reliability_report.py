@@ -187,8 +187,9 @@ def _hostile(results: list[Result]) -> list[str]:
         "",
         "Whoever can edit one client's Railway project (its variables, its database servers) "
         "tries to steer the worker, through the real pipeline against the Railway sandbox (whose "
-        "TCP proxies are relays with a port each). Each case is refused before anything is read "
-        "or written (the copy engine's connections are recorded; the other databases' tables and "
+        "TCP proxies are relays with a port each). Each case is refused (unknown URL parameters: "
+        "dropped) before anything is read or written (the copy engine's connections are "
+        "recorded; the other databases' tables and "
         "rows compared; no file, no Railway environment left), with a stable error code "
         "(docs/errors.md); the time is the run's, from start to failure.",
         "",
