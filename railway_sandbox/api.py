@@ -393,6 +393,7 @@ class RailwayApi:
             raise SandboxGraphQLError("Failed to delete environment. Please try again later.")
         project = self.world.projects[environment.project_id]
         for instance in environment.instances.values():
+            self.sandbox.close_proxies(instance)
             if instance.database is not None:
                 self.sandbox.servers.drop(instance.database)
         del project.environments[environment.id]
@@ -412,14 +413,7 @@ class RailwayApi:
 
     def tcpProxyCreate(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         instance = self._instance(input["environmentId"], input["serviceId"])
-        if instance.database is not None:
-            host, port = self.sandbox.servers.host_and_port(instance.database.engine)
-        else:
-            host, port = "127.0.0.1", 20_000 + secrets.randbelow(40_000)
-        proxy = TcpProxy(
-            id=new_id(), domain=host, proxy_port=port, application_port=input["applicationPort"]
-        )
-        instance.proxies.append(proxy)
+        proxy = self.sandbox.open_proxy(instance, input["applicationPort"])
         self.sandbox.save()
         return self._proxy_node(instance, proxy)
 

@@ -31,6 +31,7 @@ from railway_sandbox.api import (
 )
 from railway_sandbox.databases import DatabaseServers, database_name
 from railway_sandbox.faults import Fault, Faults
+from railway_sandbox.proxies import ProxyRelays
 from railway_sandbox.state import (
     Deployment,
     Domain,
@@ -104,6 +105,7 @@ class Sandbox:
         self._requested_port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.relays = ProxyRelays()
 
     def __repr__(self) -> str:
         return f"Sandbox(state_path={str(self.state_path)!r}, port={self.port})"
@@ -114,6 +116,7 @@ class Sandbox:
         if self._server is None:
             self._server = ThreadingHTTPServer((self.host, self._requested_port), _handler(self))
             self._server.daemon_threads = True
+        self.open_relays()
 
     def start(self) -> Sandbox:
         self.bind()
@@ -130,6 +133,7 @@ class Sandbox:
         self._server.serve_forever()
 
     def stop(self) -> None:
+        self.relays.close_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -179,6 +183,42 @@ class Sandbox:
         # Railway keeps a history; the sandbox only needs the newest few.
         del instance.deployments[:-5]
         return created
+
+    def open_proxy(self, instance: Instance, application_port: int) -> TcpProxy:
+        """A new TCP proxy for the instance: a port of its own, relayed to its database."""
+        proxy = TcpProxy(
+            id=new_id(), domain="127.0.0.1", proxy_port=0, application_port=application_port
+        )
+        if instance.database is not None:
+            target = self.servers.host_and_port(instance.database.engine)
+            proxy.proxy_port = self.relays.open(proxy.id, 0, target)
+        else:
+            # Nothing behind it to relay to (an app's proxy): a port nobody listens on.
+            proxy.proxy_port = 20_000 + secrets.randbelow(40_000)
+        instance.proxies.append(proxy)
+        return proxy
+
+    def open_relays(self) -> None:
+        """Run the relay of every database proxy in the state (a sandbox that was restarted
+        gets its ports back where they are free, new ones where they are not)."""
+        with self.lock:
+            moved = False
+            for _, _, instance in self.world.instances():
+                if instance.database is None:
+                    continue
+                target = self.servers.host_and_port(instance.database.engine)
+                for proxy in instance.proxies:
+                    if proxy.id in self.relays:
+                        continue
+                    port = self.relays.open(proxy.id, proxy.proxy_port, target)
+                    moved |= port != proxy.proxy_port
+                    proxy.proxy_port = port
+            if moved:
+                self.save()
+
+    def close_proxies(self, instance: Instance) -> None:
+        for proxy in instance.proxies:
+            self.relays.close(proxy.id)
 
     def back_with_database(
         self, project: Project, environment: Environment, service: Service, instance: Instance
@@ -237,15 +277,7 @@ class Sandbox:
                 ),
                 database=backing,
             )
-            host, port = self.servers.host_and_port(engine)
-            db_instance.proxies.append(
-                TcpProxy(
-                    id=new_id(),
-                    domain=host,
-                    proxy_port=port,
-                    application_port=DATABASE_PORTS[engine],
-                )
-            )
+            self.open_proxy(db_instance, DATABASE_PORTS[engine])
             app_instance = Instance(
                 service_id=app.id,
                 environment_id=production.id,

@@ -1,16 +1,23 @@
 #!/usr/bin/env python
 """Run the reliability suite (issue 10) and write ``docs/reliability.md`` from its results.
 
-    .venv/bin/python scripts/reliability_report.py [--reduced] [--output docs/reliability.md]
+    .venv/bin/python scripts/reliability_report.py [--reduced] [--only CATEGORY]
+        [--output docs/reliability.md]
 
 It runs ``pytest -m reliability tests/reliability`` with a JUnit XML report, then reads, for
 every test, its outcome and the properties it recorded with pytest's ``record_property``:
 
-- ``category``: ``fault``, ``load``, ``input``, ``secrets`` or ``guard`` (else "other");
+- ``category``: ``fault``, ``load``, ``input``, ``secrets``, ``guard`` or ``hostile``
+  (else "other");
 - ``case``: what was tried, in a few words;
 - ``outcome``: how it ended, in a few words;
 - ``figures``: ``json.dumps`` of a flat dict of numbers or short strings
-  (``secrets`` tests put ``secrets_found`` there).
+  (``secrets`` tests put ``secrets_found`` there; ``hostile`` tests put ``refused_with``,
+  ``nothing_read_or_written`` and ``seconds_to_fail``).
+
+``--only CATEGORY`` runs the tests of one category only (by their module, see ``MODULES``) and
+writes a report with that category's section alone, to merge by hand; the full report needs
+the whole suite.
 
 ``--reduced`` is the CI's version: a smaller load (``RELIABILITY_LOAD_CLONES=6``) and
 ``RELIABILITY_REDUCED=1`` for any test that scales itself down. The exit code is pytest's: not
@@ -38,7 +45,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CATEGORIES = ("fault", "load", "input", "secrets", "guard")
+CATEGORIES = ("fault", "load", "input", "secrets", "guard", "hostile")
+# Where each category's tests live, for --only.
+MODULES = {
+    "fault": ("test_faults.py", "test_reconcile.py"),
+    "load": ("test_load.py",),
+    "input": ("test_hostile_input.py",),
+    "secrets": ("test_secrets.py",),
+    "guard": ("test_guard.py",),
+    "hostile": ("test_hostile_project.py",),
+}
 REDUCED_CLONES = "6"
 
 
@@ -73,7 +89,7 @@ class Result:
         return loaded if isinstance(loaded, dict) else {}
 
 
-def run_suite(junit: Path, reduced: bool, extra: list[str]) -> int:
+def run_suite(junit: Path, reduced: bool, extra: list[str], only: str | None = None) -> int:
     environment = os.environ.copy()
     environment.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/understudy")
     environment.setdefault("TEST_RUN_NAME", "reliability")
@@ -81,9 +97,14 @@ def run_suite(junit: Path, reduced: bool, extra: list[str]) -> int:
     if reduced:
         environment["RELIABILITY_LOAD_CLONES"] = REDUCED_CLONES
         environment["RELIABILITY_REDUCED"] = "1"
+    paths = (
+        [f"tests/reliability/{module}" for module in MODULES[only]]
+        if only
+        else ["tests/reliability"]
+    )
     command = [
         str(ROOT / ".venv" / "bin" / "pytest"),
-        "tests/reliability",
+        *paths,
         "-m",
         "reliability",
         "-p",
@@ -137,6 +158,46 @@ def _table(results: list[Result], headers: tuple[str, str, str]) -> list[str]:
     return lines
 
 
+def _seconds(value: object) -> str:
+    try:
+        return f"{float(str(value)):.1f} s"
+    except ValueError:
+        return "?"
+
+
+def _hostile_table(results: list[Result]) -> list[str]:
+    lines = [
+        "| Case | Refused with | Nothing read or written | Time to fail |",
+        "| --- | --- | --- | --- |",
+    ]
+    for result in results:
+        figures = result.figures
+        refused = figures.get("refused_with", "") if result.status == "passed" else result.outcome
+        lines.append(
+            f"| {_cell(result.case)} | {_cell(refused)} "
+            f"| {_cell(figures.get('nothing_read_or_written', ''))} "
+            f"| {_seconds(figures.get('seconds_to_fail'))} |"
+        )
+    return lines
+
+
+def _hostile(results: list[Result]) -> list[str]:
+    return [
+        "## Hostile client project",
+        "",
+        "Whoever can edit one client's Railway project (its variables, its database servers) "
+        "tries to steer the worker, through the real pipeline against the Railway sandbox (whose "
+        "TCP proxies are relays with a port each). Each case is refused (unknown URL parameters: "
+        "dropped) before anything is read or written (the copy engine's connections are "
+        "recorded; the other databases' tables and "
+        "rows compared; no file, no Railway environment left), with a stable error code "
+        "(docs/errors.md); the time is the run's, from start to failure.",
+        "",
+        *(_hostile_table(results) if results else ["No hostile-project test ran."]),
+        "",
+    ]
+
+
 def _machine() -> str:
     cores = os.cpu_count() or 0
     memory = ""
@@ -151,7 +212,13 @@ def _machine() -> str:
     )
 
 
-def render(results: list[Result], returncode: int, reduced: bool, seconds: float) -> str:
+def render(
+    results: list[Result],
+    returncode: int,
+    reduced: bool,
+    seconds: float,
+    only: str | None = None,
+) -> str:
     by_category: dict[str, list[Result]] = {}
     for result in results:
         by_category.setdefault(result.category, []).append(result)
@@ -168,6 +235,7 @@ def render(results: list[Result], returncode: int, reduced: bool, seconds: float
         "",
         "Generated by `scripts/reliability_report.py"
         + (" --reduced" if reduced else "")
+        + (f" --only {only}" if only else "")
         + "`; do not edit by hand.",
         "",
         f"- Date: {now}",
@@ -176,6 +244,18 @@ def render(results: list[Result], returncode: int, reduced: bool, seconds: float
         f"{passed} passed, in {seconds:.0f} s ({'reduced, as in CI' if reduced else 'full'})",
         f"- Result: {verdict}",
         "",
+    ]
+    if only:
+        lines += _hostile(by_category.get("hostile", [])) if only == "hostile" else []
+        if only != "hostile":
+            lines += [
+                f"## {only}",
+                "",
+                *_table(by_category.get(only, []), ("Case", "Result", "Figures")),
+                "",
+            ]
+        return "\n".join(lines + _failures(broken))
+    lines += [
         "## Faults tried",
         "",
         "Each fault case ends with a ready environment (then torn down) or a clean rollback, and "
@@ -219,6 +299,7 @@ def render(results: list[Result], returncode: int, reduced: bool, seconds: float
         "",
         *_table(by_category.get("guard", []), ("Guard", "Result", "Figures")),
         "",
+        *_hostile(by_category.get("hostile", [])),
     ]
     if by_category.get("other"):
         lines += [
@@ -227,29 +308,38 @@ def render(results: list[Result], returncode: int, reduced: bool, seconds: float
             *_table(by_category["other"], ("Test", "Result", "Figures")),
             "",
         ]
-    if broken:
-        lines += ["## Failures", ""]
-        lines += [f"- `{r.nodeid}`: {_cell(r.message)}" for r in broken]
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _failures(broken))
+
+
+def _failures(broken: list[Result]) -> list[str]:
+    if not broken:
+        return []
+    return ["## Failures", "", *(f"- `{r.nodeid}`: {_cell(r.message)}" for r in broken), ""]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reduced", action="store_true", help="The CI's smaller version.")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "reliability.md")
+    parser.add_argument(
+        "--only",
+        choices=sorted(MODULES),
+        help="Run one category's tests and write its section alone (merge it by hand).",
+    )
     parser.add_argument("pytest_args", nargs="*", help="Passed on to pytest (after --).")
     options = parser.parse_args(argv)
     started = datetime.datetime.now(datetime.UTC)
     with tempfile.TemporaryDirectory(prefix="reliability-") as directory:
         junit = Path(directory) / "junit.xml"
-        returncode = run_suite(junit, options.reduced, options.pytest_args)
+        returncode = run_suite(junit, options.reduced, options.pytest_args, options.only)
         results = read_results(junit)
     seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
     if not results and returncode == 0:
         returncode = 1  # nothing ran: no evidence is not good evidence
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(render(results, returncode, options.reduced, seconds) + "\n")
+    options.output.write_text(
+        render(results, returncode, options.reduced, seconds, options.only) + "\n"
+    )
     print(f"reliability: wrote {options.output} ({len(results)} tests)", flush=True)
     return returncode
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from staging import replication, sitecheck
+from staging.dbcopy.urls import parse_url
 from staging.errors import NameTaken, UnderstudyError
 from staging.isolation import neutralise
 from staging.models import ClientSite, Run, RunStep, StagingEnvironment
@@ -602,10 +603,16 @@ def _deploy(context: StepContext, service_id: str) -> None:
 
 def _check_address(which: str, url: str, proxies: list[TcpProxy]) -> None:
     """The URL must lead to the TCP proxy Railway reports for that environment's database
-    service: a variable is the client's to edit, Railway's proxy list is not."""
-    parts = urlsplit(url)
-    host, port = (parts.hostname or "").lower(), parts.port
-    if any(host == proxy.domain.lower() and port == proxy.proxy_port for proxy in proxies):
+    service: a variable is the client's to edit, Railway's proxy list is not.
+
+    The URL is read by the copy engine's own rules, so one it would refuse (a control character,
+    a port that is not a number) fails here with a stable code, before anything connects, and
+    the address compared is the one it would connect to."""
+    parsed = parse_url(url, role=f"{which} database")
+    host, port = parsed.host, parsed.port
+    if any(
+        host == proxy.domain.lower().rstrip(".") and port == proxy.proxy_port for proxy in proxies
+    ):
         return
     reported = ", ".join(f"{p.domain}:{p.proxy_port}" for p in proxies) or "none"
     raise DatabaseAddressMismatch(

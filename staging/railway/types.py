@@ -128,6 +128,12 @@ def database_url(
     public_names, private_names = _URL_VARIABLES[engine]
     for name in public_names if public else private_names:
         value = variables.get(name, "")
-        if value and urlsplit(value).hostname:
+        try:
+            has_host = bool(value and urlsplit(value).hostname)
+        except ValueError:
+            # Not even a URL (an unclosed "["): returned, so that the caller's validation
+            # refuses it with a stable code instead of this failing as a bug.
+            has_host = True
+        if has_host:
             return value
     return None

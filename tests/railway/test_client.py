@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from railway_sandbox.site import table_counts
@@ -104,13 +105,16 @@ def test_the_duplicated_database_is_new_and_empty_with_template_variables(
         assert {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"} <= set(variables)
         assert variables["PGDATABASE"] != postgres_site.database_url.rsplit("/", 1)[1]
 
-        railway_client.create_tcp_proxy(env.id, db, 5432)
+        proxy = railway_client.create_tcp_proxy(env.id, db, 5432)
         public = database_url(
             "postgres", railway_client.get_variables(postgres_site.project_id, env.id, db)
         )
-        assert public is not None and "@127.0.0.1:5432/" in public
+        assert public is not None and f"@127.0.0.1:{proxy.proxy_port}/" in public
+        assert proxy.proxy_port != 5432  # the proxy's own port, not the database server's
         backing = sandbox.world.environment(env.id).instances[db].database
         assert table_counts(sandbox.servers, backing) == {}
+        with psycopg.connect(public, connect_timeout=5) as conn:  # through the proxy's relay
+            assert conn.execute("SELECT current_database()").fetchone() == (backing.database,)
     finally:
         railway_client.delete_environment(env.id)
 
@@ -188,7 +192,8 @@ def test_it_lists_and_creates_tcp_proxies(railway_client, wordpress_site):
         assert railway_client.list_tcp_proxies(env.id, db) == []
         proxy = railway_client.create_tcp_proxy(env.id, db, 3306)
         assert railway_client.list_tcp_proxies(env.id, db) == [proxy]
-        assert (proxy.domain, proxy.proxy_port, proxy.application_port) == ("127.0.0.1", 3306, 3306)
+        assert (proxy.domain, proxy.application_port) == ("127.0.0.1", 3306)
+        assert proxy.proxy_port != 3306  # a port of its own, not the database server's
     finally:
         railway_client.delete_environment(env.id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 import psycopg
 import pytest
@@ -81,6 +83,39 @@ def test_a_restarted_sandbox_remembers_everything(tmp_path, fresh_sandbox):
             assert len(client.list_tcp_proxies(env.id, site.database_service_id)) == 1
     finally:
         again.stop()
+
+
+def test_each_tcp_proxy_has_a_port_of_its_own_relayed_to_its_database_across_a_restart(
+    tmp_path, fresh_sandbox
+):
+    first = fresh_sandbox.add_project("Relay One", engine="postgres")
+    second = fresh_sandbox.add_project("Relay Two", engine="mariadb")
+    with RailwayClient(fresh_sandbox.api_url, SANDBOX_TOKEN) as client:
+        one = client.get_variables(
+            first.project_id, first.production_environment_id, first.database_service_id
+        )["DATABASE_PUBLIC_URL"]
+        two = client.get_variables(
+            second.project_id, second.production_environment_id, second.database_service_id
+        )["MARIADB_URL"]
+    ports = {urlsplit(one).port, urlsplit(two).port}
+
+    assert len(ports) == 2 and not ports & {5432, 3306}
+    assert _current_database(one) == first.database_url.rsplit("/", 1)[1]
+    fresh_sandbox.stop()
+    with pytest.raises(psycopg.OperationalError):
+        _current_database(one)
+    again = _sandbox(tmp_path / "state.json").start()
+    try:
+        assert _current_database(one) == first.database_url.rsplit("/", 1)[1]
+    finally:
+        again.stop()
+
+
+def _current_database(url: str) -> str:
+    with psycopg.connect(url, connect_timeout=3) as conn:
+        row = conn.execute("SELECT current_database()").fetchone()
+        assert row is not None
+        return str(row[0])
 
 
 def test_database_services_are_real_databases_with_their_own_users(railway_client, postgres_site):

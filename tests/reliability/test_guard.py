@@ -164,6 +164,17 @@ def disguises(url: str, relays: Callable[[str, int], TcpRelay]) -> dict[str, str
     }
 
 
+def through_its_own_proxy(url: str) -> str:
+    """Production's database, user and password, at the address of whichever environment's TCP
+    proxy renders the variable: the one disguise that passes the pipeline's address check (the
+    sandbox's proxies all lead to one local server; on Railway the staging proxy leads to the
+    staging database's own server)."""
+    parts = urlsplit(url)
+    credentials = f"{parts.username}:{quote(parts.password or '', safe='')}"
+    proxy = "${{RAILWAY_TCP_PROXY_DOMAIN}}:${{RAILWAY_TCP_PROXY_PORT}}"
+    return with_netloc(url, f"{credentials}@{proxy}")
+
+
 DISGUISES = [
     "the same URL",
     "localhost for 127.0.0.1",
@@ -242,7 +253,8 @@ def assert_refused(run: Run, step: str, code: str = "target_is_source") -> None:
 @pytest.mark.parametrize(
     ("disguise", "step", "code"),
     [
-        ("the same URL", "copy_database", "target_is_source"),
+        ("through staging's own TCP proxy", "copy_database", "target_is_source"),
+        ("the same URL", "expose_database", "database_address_mismatch"),
         ("localhost for 127.0.0.1", "expose_database", "database_address_mismatch"),
         ("a TCP proxy on another port", "expose_database", "database_address_mismatch"),
     ],
@@ -259,7 +271,11 @@ def test_a_clone_whose_staging_database_is_production_is_refused(
     code,
     record_property,
 ):
-    target = disguises(ledger_project.database_url, relays)[disguise]
+    target = (
+        through_its_own_proxy(ledger_project.database_url)
+        if disguise == "through staging's own TCP proxy"
+        else disguises(ledger_project.database_url, relays)[disguise]
+    )
     before = checksum(ledger_project.database_url)
     create = services.railway.create_environment
 
@@ -308,7 +324,7 @@ def test_preparing_the_site_refuses_production_even_if_the_copy_did_not(
             masking_rules=[{"table": "customers", "column": "email", "kind": "email"}],
         )
     # The one disguise that passes the TCP-proxy check of expose_database.
-    target = disguises(project.database_url, relays)["the same URL"]
+    target = through_its_own_proxy(project.database_url)
     before = checksum(project.database_url)
     prepared: list[str] = []
     create = services.railway.create_environment
@@ -384,7 +400,9 @@ def test_a_refresh_into_production_is_refused_from_every_door(
     assert first.status == RunStatus.SUCCEEDED, first.error_message
     environment = first.environment
     point_staging_database_at(
-        sandbox, environment.railway_environment_id, ledger_project.database_url
+        sandbox,
+        environment.railway_environment_id,
+        through_its_own_proxy(ledger_project.database_url),
     )
     before = checksum(ledger_project.database_url)
 
@@ -409,7 +427,9 @@ def test_a_refresh_started_by_kestra_through_the_api_is_refused_too(
     first = clone(ledger_site, services)
     environment = first.environment
     point_staging_database_at(
-        sandbox, environment.railway_environment_id, ledger_project.database_url
+        sandbox,
+        environment.railway_environment_id,
+        through_its_own_proxy(ledger_project.database_url),
     )
     before = checksum(ledger_project.database_url)
 

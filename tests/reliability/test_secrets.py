@@ -35,6 +35,7 @@ from tests.reliability.secret_scan import database_texts, redis_texts, scan_for_
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 WRONG_RAILWAY_TOKEN = "railway-token-that-was-revoked-5c1d"
+HOSTILE_PASSWORD = "hostile-project-password-9e2b7"
 # A large object is something the copy refuses to carry: a copy that fails, in a real worker.
 LARGE_OBJECT_SQL = POSTGRES_PRODUCTION_SQL + "SELECT lo_from_bytea(0, 'scan');"
 
@@ -144,6 +145,27 @@ def test_no_secret_is_left_in_logs_answers_database_or_redis_after_a_full_flow(
     failed_copy = api.wait_for_run(failing.json()["run"]["id"])
     assert (failed_copy["status"], failed_copy["error"]["code"]) == ("failed", "copy_failed")
 
+    # A hostile project: production's URL does not parse, and carries a password.
+    hostile = sandbox.add_project("Hostile URL", engine="postgres")
+    hostile_site: ClientSite = site_for(hostile, is_wordpress=False)
+    secrets["a password in a URL that does not parse"] = HOSTILE_PASSWORD
+    with sandbox.lock:
+        production = sandbox.world.projects[hostile.project_id].environments[
+            hostile.production_environment_id
+        ]
+        production.instances[hostile.database_service_id].variables["DATABASE_PUBLIC_URL"] = (
+            f"postgresql://client:{HOSTILE_PASSWORD}%0Aloose-local-infile=1@db.example.com:54x2/app"
+        )
+        sandbox.save()
+    refused_url = api.call(
+        "post", "/api/v1/environments/", {"site": hostile_site.slug, "gdpr_acknowledged": True}
+    )
+    hostile_run = api.wait_for_run(refused_url.json()["run"]["id"])
+    assert (hostile_run["status"], hostile_run["error"]["code"]) == (
+        "failed",
+        "database_url_invalid",
+    )
+
     # Railway refusing the token (401): a worker started with a revoked one.
     worker.stop()
     unauthorized = workers("worker-wrong-token.log", RAILWAY_API_TOKEN=WRONG_RAILWAY_TOKEN)
@@ -183,7 +205,8 @@ def test_no_secret_is_left_in_logs_answers_database_or_redis_after_a_full_flow(
     record_property("category", "secrets")
     record_property(
         "case",
-        "clone, refresh, teardown, a failed copy and a 401 from Railway in a real worker; "
+        "clone, refresh, teardown, a failed copy, a hostile project's unparseable URL with a "
+        "password, and a 401 from Railway in a real worker; "
         "scanned worker logs, test logs (DEBUG), API answers, the portal database, Redis",
     )
     record_property("outcome", f"{len(found)} secrets found in {len(texts)} texts")
