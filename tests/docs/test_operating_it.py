@@ -158,11 +158,15 @@ def test_every_command_of_the_operating_block_runs_as_written(demo: Demo):
 
     by_command = {line.split("#")[0].strip(): result for line, result in outcomes}
     cloned = by_command[
-        ".venv/bin/python manage.py clone_staging bakery-co --name spring-sale --ttl-days 14 --wait"
+        ".venv/bin/python manage.py clone_staging bakery-co --name spring-sale --ttl-days 14 "
+        "--personal-data-acknowledged --wait"
     ]
     assert "spring-sale is succeeded at http://" in cloned.stdout
     refreshed = json_document(
-        by_command[".venv/bin/python manage.py refresh_staging bakery-co/spring-sale --wait --json"]
+        by_command[
+            ".venv/bin/python manage.py refresh_staging bakery-co/spring-sale "
+            "--personal-data-acknowledged --wait --json"
+        ]
     )
     assert (refreshed["operation"], refreshed["status"]) == ("refresh", "succeeded")
     assert refreshed["metrics"]["bytes_copied"] > 0
@@ -212,7 +216,7 @@ def test_a_failure_prints_one_json_document_with_its_code(
 def test_a_wait_that_runs_out_prints_the_run_it_left_running(demo: Demo):
     result = demo.run(
         ".venv/bin/python manage.py clone_staging ledger-app --name slow --timeout 0.2 --wait "
-        "--json"
+        "--personal-data-acknowledged --json"
     )
 
     assert result.returncode == 1, result.stderr

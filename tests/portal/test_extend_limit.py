@@ -81,4 +81,4 @@ def test_a_copy_cannot_be_created_for_longer_than_the_maximum_lifetime(account_m
     actor = runs.Actor.for_user(account_manager, Trigger.ADMIN)
 
     with pytest.raises(runs.LifetimeExceeded):
-        runs.start_clone(make_site(), actor, ttl_days=60)
+        runs.start_clone(make_site(), actor, ttl_days=60, gdpr_acknowledged=True)
