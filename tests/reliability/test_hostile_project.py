@@ -236,7 +236,9 @@ def attempt_clone(site: ClientSite, services: Services) -> Attempt:
 
 
 def attempt_refresh(environment: StagingEnvironment, services: Services) -> Attempt:
-    run = runs.start_refresh(environment, runs.Actor.system(Trigger.COMMAND))
+    run = runs.start_refresh(
+        environment, runs.Actor.system(Trigger.COMMAND), gdpr_acknowledged=True
+    )
     started = time.monotonic()
     assert lifecycle.run_now(run, services)
     seconds = time.monotonic() - started
@@ -729,7 +731,10 @@ def test_a_production_url_that_does_not_parse_fails_without_showing_its_password
     manager.user.email = "ana@agency.example"
     manager.user.save()
     run = runs.start_clone(
-        site, runs.Actor.for_user(manager.user, Trigger.API), name=f"t-{uuid.uuid4().hex[:8]}"
+        site,
+        runs.Actor.for_user(manager.user, Trigger.API),
+        name=f"t-{uuid.uuid4().hex[:8]}",
+        gdpr_acknowledged=True,
     )
     started = time.monotonic()
     try:
