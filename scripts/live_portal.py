@@ -105,10 +105,11 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 30
 
 # The sandbox's demo projects, imported as client sites (as `serve_demo` does).
 IMPORT_SANDBOX_SITES = """
+import io
 import json
 from railway_sandbox.management.commands.serve_demo import Command
 from staging.models import ClientSite
-Command()._register_demo_sites()
+Command().register_demo_sites(io.StringIO())
 print(json.dumps(sorted(ClientSite.objects.exclude(slug__in=["acme", "globex"])
                         .values_list("slug", flat=True))))
 """
