@@ -362,7 +362,16 @@ class RunViewSet(ApiView, mixins.RetrieveModelMixin):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                response=OpenApiTypes.STR,
+                # One event of the stream, as an EventSource hands it over.
+                response={
+                    "type": "object",
+                    "properties": {
+                        "event": {"type": "string", "enum": ["run", "end"]},
+                        "id": {"type": "string"},
+                        "data": {"type": "string"},
+                        "retry": {"type": "integer"},
+                    },
+                },
                 description="Server-sent events: `retry:` first; then one `run` event (the run "
                 "as GET /api/v1/runs/{id}/ shows it, `id:` its ETag) each time the run changes; "
                 "`: keep-alive` comments while it does not; an `end` event once the run has "

@@ -1333,7 +1333,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event?: "run" | "end";
+                        id?: string;
+                        data?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description No credentials (not_authenticated) or a wrong or revoked token (authentication_failed). */
