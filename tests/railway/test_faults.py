@@ -20,7 +20,7 @@ def project_pages(sandbox) -> int:
     before = sandbox.calls["projects"]
     with RailwayClient(sandbox.api_url, SANDBOX_TOKEN, sleep=RecordingSleep()) as client:
         client.list_projects()
-    return sandbox.calls["projects"] - before
+    return int(sandbox.calls["projects"] - before)
 
 
 def test_it_waits_for_retry_after_when_rate_limited(railway_client, sandbox):
