@@ -155,7 +155,7 @@ def test_a_copy_in_which_nothing_moves_is_stopped_after_the_stall_timeout() -> N
         method = "test"
 
         def preflight(self, *, with_target: bool = True) -> PreflightReport:
-            raise NotImplementedError
+            raise AssertionError("the supervisor never runs a preflight")
 
         def estimate_bytes(self) -> int:
             return 1
@@ -186,7 +186,7 @@ def test_a_copy_that_keeps_moving_is_not_taken_for_a_stall() -> None:
         method = "test"
 
         def preflight(self, *, with_target: bool = True) -> PreflightReport:
-            raise NotImplementedError
+            raise AssertionError("the supervisor never runs a preflight")
 
         def estimate_bytes(self) -> int:
             return 1
