@@ -105,7 +105,8 @@ DEFINITIONS = {
     "(every 0.2 s with its ETag, from another thread, as a frontend polls) that saw the run "
     "succeeded.",
     "queue_s": "Run.created_at to Run.started_at: the request's commit, the enqueue, the worker "
-    "picking the job up and admitting the run.",
+    "picking the job up and admitting the run (here a burst worker started once the request "
+    "has answered, so its start-up is included; an idle worker waiting on the queue is sooner).",
     "steps": "Each RunStep's started_at to finished_at.",
     "copy_s": "The copy engine's own duration (the run's copy_seconds metric), inside the "
     "copy_database step.",
