@@ -35,11 +35,13 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import CLIENT
 
+from staging.dbcopy import mysql_rows
 from staging.dbcopy.attempt import Attempt, is_transient, kill_group, tool_version
 from staging.dbcopy.errors import (
     CopyError,
@@ -59,10 +61,12 @@ from staging.dbcopy.urls import DatabaseUrl
 from staging.secrets import mask_text
 
 logger = logging.getLogger("staging.dbcopy")
+_Item = TypeVar("_Item")
 
 BATCH_BYTES = 4 * 1024 * 1024
 READ_BYTES = 1 << 20
-_INSERT = re.compile(rb"INSERT INTO `((?:[^`]|``)+)` VALUES")
+# The dump names the columns of a table with generated or invisible columns.
+_INSERT = re.compile(rb"INSERT INTO `((?:[^`]|``)+)` (?:\((?:`(?:[^`]|``)*`(?:, ?)?)*\) )?VALUES")
 _STRING = re.compile(rb"'[^'\\]*(?:\\.[^'\\]*)*'")
 _CREATE_TABLE = re.compile(rb"CREATE TABLE `((?:[^`]|``)+)` \(\n")
 _DEFINER = re.compile(rb"DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
@@ -70,11 +74,16 @@ _SYSTEM_SCHEMAS = {"mysql", "information_schema", "performance_schema", "sys"}
 
 
 def connect(
-    url: DatabaseUrl, *, limits: Limits | None = None
+    url: DatabaseUrl, *, limits: Limits | None = None, load_local: bool = False
 ) -> pymysql.connections.Connection[Any]:
     """A session with a client's server: at the checked address, TLS whenever the server offers
     it (required when the URL says so; the certificate is not verified: see docs/security.md),
-    read and write timeouts, and ``LOAD DATA LOCAL`` refused."""
+    read and write timeouts, and PyMySQL's ``LOAD DATA LOCAL`` handler off.
+
+    ``load_local`` tells the server that this session may send ``LOAD DATA LOCAL`` data, which
+    only :func:`staging.dbcopy.mysql_rows.load_local` does, from its own stream; a server's
+    request for a file in answer to any other statement still fails the session.
+    """
     limits = limits or Limits()
     tls: dict[str, Any] = {}
     if url.tls == "require":
@@ -92,6 +101,7 @@ def connect(
         read_timeout=limits.stall_timeout,
         write_timeout=limits.stall_timeout,
         local_infile=False,
+        client_flag=CLIENT.LOCAL_FILES if load_local else 0,
         autocommit=True,
         charset="utf8mb4",
         defer_connect=True,
@@ -127,6 +137,9 @@ def connect_or_raise(
 
 class MysqlEngine:
     method = "parallel-load"
+    # Rows by LOAD DATA LOCAL where the client tool and the target allow it ("load-data"); the
+    # dump-and-INSERT path ("parallel-load") otherwise. Tests turn it off to run the latter.
+    stream_rows = True
 
     def __init__(
         self,
@@ -290,7 +303,11 @@ class MysqlEngine:
                 defer_keys=deferred,
             )
             attempt.enter("data")
-            counts = self._copy_data(attempt, source_options, target_options)
+            if self._rows_can_stream():
+                self.method = "load-data"
+                counts = self._copy_rows(attempt, source_options)
+            else:
+                counts = self._copy_data(attempt, source_options, target_options)
             attempt.enter("indexes")
             self._add_keys(attempt, deferred)
             self._pipe_schema(
@@ -603,6 +620,171 @@ class MysqlEngine:
         attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} (data)")
         return counts
 
+    def _rows_can_stream(self) -> bool:
+        """Whether the rows can go by ``LOAD DATA LOCAL``: MariaDB's client is installed (its
+        batch output is the format the loader reads) and the target server accepts local
+        data (MySQL 8 and later refuse it unless ``local_infile`` is on)."""
+        if not self.stream_rows or shutil.which("mariadb") is None:
+            return False
+        try:
+            conn = self._connect(self.target)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT @@local_infile")
+                    row = cur.fetchone()
+            finally:
+                conn.close()
+        except pymysql.Error as exc:
+            raise self._error(exc, "reading the target's settings") from None
+        return bool(row and int(row[0]))
+
+    def _copy_rows(self, attempt: Attempt, source_options: str) -> dict[str, int]:
+        """Every table in one snapshot through MariaDB's client, loaded by ``jobs`` sessions.
+
+        See :mod:`staging.dbcopy.mysql_rows` for the format and for why no file is read.
+        """
+        try:
+            conn = self._connect(self.source)
+            try:
+                tables = mysql_rows.read_tables(conn, self.source.database, skip=[MARKER_TABLE])
+            finally:
+                conn.close()
+        except pymysql.Error as exc:
+            raise self._error(exc, "reading the source's columns") from None
+        counts = {table.name: 0 for table in tables}
+        if not tables:
+            return counts
+        nonce = "understudy-table-" + os.urandom(16).hex()
+        file_name = mysql_rows.new_file_name()
+        statements = [table.load(file_name) for table in tables]
+        script = os.path.join(os.path.dirname(source_options), "select.sql")
+        with open(script, "wb") as handle:
+            handle.write(mysql_rows.select_script(tables, nonce))
+        command = [
+            "mariadb",
+            f"--defaults-file={source_options}",
+            "--batch",
+            "--skip-column-names",
+            "--quick",
+            "--default-character-set=binary",
+            "--local-infile=0",
+            "--skip-reconnect",
+            f"--max-allowed-packet={1024 * 1024 * 1024}",
+            "--database",
+            self.source.database,
+        ]
+        batches: queue.Queue[mysql_rows.Batch | None] = queue.Queue(maxsize=self.jobs * 2)
+        failures: list[BaseException] = []
+        try:
+            loaders = [
+                connect(self.target, limits=self.limits, load_local=True) for _ in range(self.jobs)
+            ]
+        except pymysql.Error as exc:
+            raise self._error(exc, "loading the data") from None
+        sessions = [int(conn.thread_id()) for conn in loaders]  # type: ignore[no-untyped-call]
+        prelude = [
+            b"SET SESSION foreign_key_checks = 0, unique_checks = 0, autocommit = 0",
+            b"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'",
+            *([b"SET SESSION sql_log_bin = 0"] if self.sql_log_bin else []),
+        ]
+
+        def load(conn: pymysql.connections.Connection[Any]) -> None:
+            try:
+                for statement in prelude:
+                    conn.query(statement)
+                while not failures and not attempt.aborted:
+                    try:
+                        batch = batches.get(timeout=0.5)
+                    except queue.Empty:
+                        continue
+                    if batch is None:
+                        return
+                    table = tables[batch.table]
+                    rows, warnings = mysql_rows.load_local(
+                        conn, statements[batch.table], file_name, batch.blocks
+                    )
+                    if warnings:
+                        raise CopyError(
+                            f"Loading the table {table.name} changed values on the way "
+                            f"({warnings} warning(s)): {self._warnings(conn)}",
+                            details={"table": table.name, "warnings": warnings},
+                        )
+                    if rows != batch.rows:
+                        raise CopyVerificationFailed(
+                            f"The table {table.name} took {rows} of {batch.rows} rows.",
+                            details={"table": table.name, "source": batch.rows, "target": rows},
+                        )
+                    conn.commit()
+                    attempt.add(bytes_copied=batch.size, rows=rows)
+            except BaseException as exc:
+                failures.append(exc)
+
+        completed = False
+        try:
+            with (
+                open(script, "rb") as script_input,
+                attempt.spawn(
+                    command, env=attempt.env(), stdin=script_input, stdout=subprocess.PIPE
+                ) as reader,
+                attempt.cancelling(lambda: self._kill_sessions(sessions)),
+            ):
+                try:
+                    if reader.stdout is None:
+                        raise RuntimeError("the client's pipe was not opened")
+                    threads = [
+                        threading.Thread(
+                            target=load, args=(conn,), name=f"dbcopy-load-{i}", daemon=True
+                        )
+                        for i, conn in enumerate(loaders)
+                    ]
+                    for thread in threads:
+                        thread.start()
+                    try:
+                        for batch in mysql_rows.batches(
+                            reader.stdout, nonce, len(tables), batch_bytes=BATCH_BYTES
+                        ):
+                            counts[tables[batch.table].name] += batch.rows
+                            _put(batches, batch, failures, attempt)
+                            if failures or attempt.aborted:
+                                break
+                    except mysql_rows.LoadRefused as exc:
+                        failures.append(CopyError(f"Reading the source's rows failed: {exc}"))
+                    finally:
+                        if failures or attempt.aborted:
+                            self._kill_sessions(sessions)
+                        for _ in threads:
+                            _put(batches, None, failures, attempt)
+                        for thread in threads:
+                            thread.join()
+                    if failures:
+                        kill_group(reader)
+                    reader.wait()
+                    reader_err = attempt.stderr(reader)
+                    completed = not failures
+                finally:
+                    if not completed:
+                        self._kill_sessions(sessions)
+        finally:
+            for conn in loaders:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        attempt.check()
+        if failures:
+            first = failures[0]
+            if isinstance(first, pymysql.Error):
+                raise self._error(first, "loading the data") from None
+            if isinstance(first, mysql_rows.LoadRefused):
+                raise CopyError(f"The target refused the data: {first}") from None
+            raise first
+        attempt.raise_for(reader.returncode, reader_err, what="mariadb (rows)")
+        return counts
+
+    def _warnings(self, conn: pymysql.connections.Connection[Any]) -> str:
+        with contextlib.suppress(pymysql.Error), conn.cursor() as cur:
+            cur.execute("SHOW WARNINGS LIMIT 3")
+            return self._mask("; ".join(str(row[2]) for row in cur.fetchall()))[:500]
+        return "(the warnings could not be read)"
+
     def _read_header(self, stream: IO[bytes]) -> bytes:
         """The session settings the dump starts with; every loader needs them."""
         self._pending = b""
@@ -814,18 +996,23 @@ class _KeyDeferrer:
 def _count_rows(statement: bytes, values_start: int) -> int:
     """Rows in one extended INSERT, exactly.
 
-    MariaDB writes one row per line; MySQL writes the whole statement on one line, where the
-    row separator ``),(`` may also appear inside a quoted value, so quoted values are skipped.
+    MariaDB writes one row per line (values escape their newlines); MySQL writes the whole
+    statement on one line, where the row separator ``),(`` may also appear inside a quoted
+    value, so quoted values are skipped.
     """
+    rows = statement.count(b"\n(", values_start)
     if statement.startswith(b"\n", values_start):
-        return statement.count(b"\n(", values_start)
+        return rows
+    if rows:
+        # MariaDB with a column list: the first row follows VALUES on the same line.
+        return rows + 1
     values = _STRING.sub(b"''", statement[values_start:])
     return values.count(b"),(") + 1
 
 
 def _put(
-    batches: queue.Queue[list[bytes] | None],
-    item: list[bytes] | None,
+    batches: queue.Queue[_Item | None],
+    item: _Item | None,
     failures: list[BaseException],
     attempt: Attempt,
 ) -> None:
