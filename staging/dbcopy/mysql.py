@@ -303,9 +303,11 @@ class MysqlEngine:
                 defer_keys=deferred,
             )
             attempt.enter("data")
+            # The rows the target confirmed loading, per table (LOAD DATA path only).
+            loaded: dict[str, int] | None = None
             if self._rows_can_stream():
                 self.method = "load-data"
-                counts = self._copy_rows(attempt, source_options)
+                counts, loaded = self._copy_rows(attempt, source_options)
             else:
                 counts = self._copy_data(attempt, source_options, target_options)
             attempt.enter("indexes")
@@ -318,7 +320,7 @@ class MysqlEngine:
                 "triggers",
             )
             attempt.enter("verify")
-            self._verify(attempt, counts, auto_increments)
+            self._verify(attempt, counts, auto_increments, loaded)
         return counts, attempt.bytes_copied
 
     @contextlib.contextmanager
@@ -638,10 +640,14 @@ class MysqlEngine:
             raise self._error(exc, "reading the target's settings") from None
         return bool(row and int(row[0]))
 
-    def _copy_rows(self, attempt: Attempt, source_options: str) -> dict[str, int]:
+    def _copy_rows(
+        self, attempt: Attempt, source_options: str
+    ) -> tuple[dict[str, int], dict[str, int]]:
         """Every table in one snapshot through MariaDB's client, loaded by ``jobs`` sessions.
 
-        See :mod:`staging.dbcopy.mysql_rows` for the format and for why no file is read.
+        Returns the rows read per table and the rows the target confirmed loading (each
+        ``LOAD DATA`` answers with its count as it commits). See
+        :mod:`staging.dbcopy.mysql_rows` for the format and for why no file is read.
         """
         try:
             conn = self._connect(self.source)
@@ -652,8 +658,10 @@ class MysqlEngine:
         except pymysql.Error as exc:
             raise self._error(exc, "reading the source's columns") from None
         counts = {table.name: 0 for table in tables}
+        loaded = dict(counts)
+        loaded_lock = threading.Lock()
         if not tables:
-            return counts
+            return counts, loaded
         nonce = "understudy-table-" + os.urandom(16).hex()
         file_name = mysql_rows.new_file_name()
         statements = [table.load(file_name) for table in tables]
@@ -715,6 +723,8 @@ class MysqlEngine:
                             details={"table": table.name, "source": batch.rows, "target": rows},
                         )
                     conn.commit()
+                    with loaded_lock:
+                        loaded[table.name] += rows
                     attempt.add(bytes_copied=batch.size, rows=rows)
             except BaseException as exc:
                 failures.append(exc)
@@ -777,7 +787,7 @@ class MysqlEngine:
                 raise CopyError(f"The target refused the data: {first}") from None
             raise first
         attempt.raise_for(reader.returncode, reader_err, what="mariadb (rows)")
-        return counts
+        return counts, loaded
 
     def _warnings(self, conn: pymysql.connections.Connection[Any]) -> str:
         with contextlib.suppress(pymysql.Error), conn.cursor() as cur:
@@ -870,8 +880,19 @@ class MysqlEngine:
             attempt.add(bytes_copied=batch_size, rows=rows_in_batch)
 
     def _verify(
-        self, attempt: Attempt, source_counts: dict[str, int], auto_increments: dict[str, int]
+        self,
+        attempt: Attempt,
+        source_counts: dict[str, int],
+        auto_increments: dict[str, int],
+        loaded: dict[str, int] | None = None,
     ) -> None:
+        """Every table of the target holds the rows of the source; no AUTO_INCREMENT counter
+        is behind.
+
+        The target's rows are counted with ``COUNT(*)``, unless the target confirmed them
+        already as it committed them (``loaded``): counting again would scan every table a
+        second time, which took a fifth of a copy.
+        """
         conn = self._connect(self.target)
         try:
             with attempt.cancelling(lambda: _kill_query(self, conn)), conn.cursor() as cur:
@@ -881,7 +902,7 @@ class MysqlEngine:
                 )
                 tables = [str(row[0]) for row in cur.fetchall() if row[0] != MARKER_TABLE]
                 target_counts: dict[str, int] = {}
-                for table in tables:
+                for table in tables if loaded is None else ():
                     attempt.check()
                     cur.execute(f"SELECT COUNT(*) FROM {_ident(table)}")  # noqa: S608 - quoted name
                     target_counts[table] = int((cur.fetchone() or (0,))[0])
@@ -890,6 +911,8 @@ class MysqlEngine:
             raise self._error(exc, "verifying the copy") from None
         finally:
             conn.close()
+        if loaded is not None:
+            target_counts = {table: loaded.get(table, 0) for table in tables}
         for table in tables:
             source_counts.setdefault(table, 0)
         mismatched = {
