@@ -726,6 +726,13 @@ class MysqlEngine:
                     with loaded_lock:
                         loaded[table.name] += rows
                     attempt.add(bytes_copied=batch.size, rows=rows)
+            except RuntimeError as exc:
+                # PyMySQL's answer to a file request in reply to any other statement.
+                failures.append(
+                    CopyError(f"The target asked for a file; no file was sent: {exc}")
+                    if "LOAD_LOCAL" in str(exc)
+                    else exc
+                )
             except BaseException as exc:
                 failures.append(exc)
 
