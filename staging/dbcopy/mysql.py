@@ -25,6 +25,7 @@ send it any file the worker can read.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import queue
@@ -748,6 +749,7 @@ class MysqlEngine:
                 try:
                     if reader.stdout is None:
                         raise RuntimeError("the client's pipe was not opened")
+                    _widen_pipe(reader.stdout)
                     threads = [
                         threading.Thread(
                             target=load, args=(conn,), name=f"dbcopy-load-{i}", daemon=True
@@ -1093,6 +1095,15 @@ def _kill_query(engine: MysqlEngine, conn: pymysql.connections.Connection[Any]) 
             cur.execute(f"KILL QUERY {int(conn.thread_id())}")  # type: ignore[no-untyped-call]
     finally:
         killer.close()
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """A 1 MB pipe instead of 64 KB: the client and this process wake each other 16 times less
+    often (Linux only; elsewhere, or above the system's limit, the pipe stays as it is)."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(stream.fileno(), setpipe, READ_BYTES)
 
 
 def _ident(name: str) -> str:
