@@ -195,9 +195,11 @@ class MysqlEngine:
                 target = self._connect_or_raise(self.target, TargetUnreachable, "target")
                 try:
                     self._refuse_same_database(source, target)
-                    if self.staging_marker is not None:
-                        with target.cursor() as cursor:
+                    with target.cursor() as cursor:
+                        if self.staging_marker is not None:
                             check_mysql(cursor, self.staging_marker)
+                        if self._rows_can_stream(cursor):
+                            self.method = "load-data"
                 finally:
                     target.close()
         finally:
@@ -306,8 +308,7 @@ class MysqlEngine:
             attempt.enter("data")
             # The rows the target confirmed loading, per table (LOAD DATA path only).
             loaded: dict[str, int] | None = None
-            if self._rows_can_stream():
-                self.method = "load-data"
+            if self.method == "load-data":
                 counts, loaded = self._copy_rows(attempt, source_options)
             else:
                 counts = self._copy_data(attempt, source_options, target_options)
@@ -623,23 +624,15 @@ class MysqlEngine:
         attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} (data)")
         return counts
 
-    def _rows_can_stream(self) -> bool:
+    def _rows_can_stream(self, target: pymysql.cursors.Cursor) -> bool:
         """Whether the rows can go by ``LOAD DATA LOCAL``: MariaDB's client is installed (its
         batch output is the format the loader reads) and the target server accepts local
         data (MySQL 8 and later refuse it unless ``local_infile`` is on)."""
         if not self.stream_rows or shutil.which("mariadb") is None:
             return False
-        try:
-            conn = self._connect(self.target)
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT @@local_infile")
-                    row = cur.fetchone()
-            finally:
-                conn.close()
-        except pymysql.Error as exc:
-            raise self._error(exc, "reading the target's settings") from None
-        return bool(row and int(row[0]))
+        target.execute("SELECT @@local_infile")
+        row = target.fetchone()
+        return bool(row and str(row[0]) == "1")
 
     def _copy_rows(
         self, attempt: Attempt, source_options: str
