@@ -1,25 +1,32 @@
-"""MySQL and MariaDB: one consistent dump stream, loaded on several connections in parallel.
+"""MySQL and MariaDB: one consistent snapshot, loaded on several connections in parallel.
 
-The method ("parallel-load"), chosen by measurement (docs/performance.md):
+The method, chosen by measurement (docs/performance.md):
 
-1. the schema (tables, views, routines, events; no triggers yet) is dumped and loaded first;
-2. one ``mysqldump``/``mariadb-dump --single-transaction --quick`` stream carries all the rows
-   from one InnoDB snapshot (several dumps in parallel would each see another instant, and
-   the ``FLUSH TABLES WITH READ LOCK`` that makes them agree is not granted to Railway's
-   users); this process cuts the stream at statement boundaries into batches of a few MB and
-   sends them on ``jobs`` target sessions of its own in parallel (no client process re-parses
-   the stream), with foreign-key and unique checks off and one commit per batch. The load is
-   the slow side, so that is where the parallelism goes;
-   the queue between them is bounded, so memory stays flat;
-3. triggers are created after the data, so that they do not fire on the copied rows;
-4. the rows of every table are counted in the stream as they pass and compared with
-   ``count(*)`` on the target; AUTO_INCREMENT counters must not be behind the source's.
+1. the schema (tables, views, routines, events; no triggers yet) is dumped and loaded first,
+   secondary and foreign keys taken out to be built after the data;
+2. the rows of every table come from one InnoDB snapshot (several readers would each see
+   another instant unless ``FLUSH TABLES WITH READ LOCK`` made them agree, and the data phase
+   is CPU-bound, so a second reader would gain nothing) and are sent in batches of a few MB on
+   ``jobs`` target sessions of this process, with foreign-key and unique checks off and one
+   commit per batch; the queue between them is bounded, so memory stays flat:
+
+   - "load-data" (MariaDB's client installed, the target takes local data): the client's
+     ``--batch`` output of one ``SELECT`` per table, each batch loaded by ``LOAD DATA LOCAL``
+     from this process's memory (:mod:`staging.dbcopy.mysql_rows`, which also says why no
+     file is ever read), the server confirming the rows of each batch;
+   - "parallel-load" otherwise: one ``mysqldump``/``mariadb-dump --single-transaction
+     --quick`` stream, cut at statement boundaries (no client process re-parses it);
+
+3. keys are built, then triggers created, so that they do not fire on the copied rows;
+4. the rows of every table are counted as they pass and compared with the target's own count
+   (the rows each ``LOAD DATA`` stored, or ``count(*)``); AUTO_INCREMENT counters must not be
+   behind the source's.
 
 Passwords reach the client tools through an option file readable only by this user, read
 with ``--defaults-file`` (no other option file) and written with every value quoted and
 escaped; the URL's parts were refused if they held control characters, so no value can add a
-line. ``LOAD DATA LOCAL`` is off everywhere: a hostile server could otherwise ask the client to
-send it any file the worker can read.
+line. The client tools run with ``--local-infile=0`` and PyMySQL's own ``LOAD DATA LOCAL``
+handler is off: a hostile server could otherwise ask for any file the worker can read.
 """
 
 from __future__ import annotations
