@@ -64,7 +64,11 @@ test-ts: install
 bench-api: install
 	$(PYTHON) -m benchmarks.api_bench
 
-## make bench: the database copy engine against pg_dump | psql and mariadb-dump | mariadb
+## make bench: the database copy engine against pg_dump | psql, mariadb-dump | mariadb, pgcopydb
+## and mydumper/myloader (installed when missing, as root) at 100 MB, 500 MB and 1 GB, every copy
+## verified (results also in var/bench/dbcopy.json); then whole clones, API request to ready.
 .PHONY: bench
 bench: install
-	$(PYTHON) -m benchmarks.dbcopy_bench --sizes 100,500,1000 --mysql-size 100 --repeat 3
+	$(PYTHON) -m benchmarks.dbcopy_bench --pg-sizes 100,500,1000 --mysql-sizes 100,500,1000 \
+		--repeat 3 --json var/bench/dbcopy.json
+	$(PYTHON) -m benchmarks.clone_bench
