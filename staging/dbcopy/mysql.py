@@ -315,12 +315,14 @@ class MysqlEngine:
             attempt.enter("data")
             # The rows the target confirmed loading, per table (LOAD DATA path only).
             loaded: dict[str, int] | None = None
+            # Tables whose secondary keys were built while later tables loaded.
+            built: set[str] = set()
             if self.method == "load-data":
-                counts, loaded = self._copy_rows(attempt, source_options)
+                counts, loaded = self._copy_rows(attempt, source_options, deferred, built)
             else:
                 counts = self._copy_data(attempt, source_options, target_options)
             attempt.enter("indexes")
-            self._add_keys(attempt, deferred)
+            self._add_keys(attempt, deferred, built)
             self._pipe_schema(
                 attempt,
                 source_options,
@@ -486,8 +488,14 @@ class MysqlEngine:
         if deferring is not None and defer_keys is not None:
             defer_keys.update(deferring.deferred)
 
-    def _add_keys(self, attempt: Attempt, deferred: dict[str, tuple[list[str], list[str]]]) -> None:
-        """Build the secondary keys, then the foreign keys, table by table on ``jobs`` sessions.
+    def _add_keys(
+        self,
+        attempt: Attempt,
+        deferred: dict[str, tuple[list[str], list[str]]],
+        built: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """Build the secondary keys (of the tables not in ``built``), then the foreign keys,
+        table by table on ``jobs`` sessions.
 
         Sorted index builds after the load beat maintaining every index row by row during it.
         Foreign keys come last (they need their keys) and are not re-validated: the rows come
@@ -496,7 +504,7 @@ class MysqlEngine:
         for position in (0, 1):
             work: queue.Queue[tuple[str, list[str]]] = queue.Queue()
             for table, parts in deferred.items():
-                if parts[position]:
+                if parts[position] and not (position == 0 and table in built):
                     work.put((table, parts[position]))
             errors: list[BaseException] = []
 
@@ -642,12 +650,18 @@ class MysqlEngine:
         return bool(row and str(row[0]) == "1")
 
     def _copy_rows(
-        self, attempt: Attempt, source_options: str
+        self,
+        attempt: Attempt,
+        source_options: str,
+        deferred: dict[str, tuple[list[str], list[str]]],
+        built: set[str],
     ) -> tuple[dict[str, int], dict[str, int]]:
         """Every table in one snapshot through MariaDB's client, loaded by ``jobs`` sessions.
 
         Returns the rows read per table and the rows the target confirmed loading (each
-        ``LOAD DATA`` answers with its count as it commits). See
+        ``LOAD DATA`` answers with its count as it commits). A table's secondary keys are built
+        on a session of their own as soon as its last batch is committed, while the next tables
+        load (the tables come largest first); those tables are added to ``built``. See
         :mod:`staging.dbcopy.mysql_rows` for the format and for why no file is read.
         """
         try:
@@ -688,9 +702,36 @@ class MysqlEngine:
             loaders = [
                 connect(self.target, limits=self.limits, load_local=True) for _ in range(self.jobs)
             ]
+            keys_conn = self._connect(self.target)
         except pymysql.Error as exc:
             raise self._error(exc, "loading the data") from None
         sessions = [int(conn.thread_id()) for conn in loaders]  # type: ignore[no-untyped-call]
+        keys_session = int(keys_conn.thread_id())  # type: ignore[no-untyped-call]
+        # Batches queued and not yet committed, per table: a table's keys wait for zero.
+        outstanding = {table.name: 0 for table in tables}
+        settled = threading.Condition()
+        finished: queue.Queue[str | None] = queue.Queue()
+
+        def build_keys() -> None:
+            try:
+                with (
+                    attempt.cancelling(lambda: _kill_query(self, keys_conn)),
+                    keys_conn.cursor() as cur,
+                ):
+                    cur.execute("SET SESSION foreign_key_checks = 0")
+                    while (name := finished.get()) is not None:
+                        with settled:
+                            while outstanding[name] and not failures and not attempt.aborted:
+                                settled.wait(0.5)
+                        if failures or attempt.aborted:
+                            return
+                        adds = ", ".join(f"ADD {clause}" for clause in deferred[name][0])
+                        cur.execute(f"ALTER TABLE {_ident(name)} {adds}")
+                        built.add(name)
+                        attempt.touch()
+            except BaseException as exc:
+                failures.append(exc)
+
         prelude = [
             b"SET SESSION foreign_key_checks = 0, unique_checks = 0, autocommit = 0",
             b"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'",
@@ -726,6 +767,9 @@ class MysqlEngine:
                     conn.commit()
                     with loaded_lock:
                         loaded[table.name] += rows
+                    with settled:
+                        outstanding[table.name] -= 1
+                        settled.notify_all()
                     attempt.add(bytes_copied=batch.size, rows=rows)
             except RuntimeError as exc:
                 # PyMySQL's answer to a file request in reply to any other statement.
@@ -756,24 +800,38 @@ class MysqlEngine:
                         )
                         for i, conn in enumerate(loaders)
                     ]
-                    for thread in threads:
+                    keys_thread = threading.Thread(
+                        target=build_keys, name="dbcopy-keys", daemon=True
+                    )
+                    for thread in [*threads, keys_thread]:
                         thread.start()
                     try:
+                        current: str | None = None
                         for batch in mysql_rows.batches(
                             reader.stdout, nonce, len(tables), batch_bytes=BATCH_BYTES
                         ):
-                            counts[tables[batch.table].name] += batch.rows
+                            name = tables[batch.table].name
+                            if name != current:
+                                if current in deferred and deferred[current][0]:
+                                    finished.put(current)
+                                current = name
+                            counts[name] += batch.rows
+                            with settled:
+                                outstanding[name] += 1
                             _put(batches, batch, failures, attempt)
                             if failures or attempt.aborted:
                                 break
+                        if current in deferred and deferred[current][0]:
+                            finished.put(current)
                     except mysql_rows.LoadRefused as exc:
                         failures.append(CopyError(f"Reading the source's rows failed: {exc}"))
                     finally:
+                        finished.put(None)
                         if failures or attempt.aborted:
-                            self._kill_sessions(sessions)
+                            self._kill_sessions([*sessions, keys_session])
                         for _ in threads:
                             _put(batches, None, failures, attempt)
-                        for thread in threads:
+                        for thread in [*threads, keys_thread]:
                             thread.join()
                     if failures:
                         kill_group(reader)
@@ -784,7 +842,7 @@ class MysqlEngine:
                     if not completed:
                         self._kill_sessions(sessions)
         finally:
-            for conn in loaders:
+            for conn in [*loaders, keys_conn]:
                 with contextlib.suppress(Exception):
                     conn.close()
         attempt.check()

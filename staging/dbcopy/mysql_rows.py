@@ -77,6 +77,7 @@ class Column:
 class RowTable:
     name: str
     columns: tuple[Column, ...]
+    size: int = 0
 
     def select(self) -> str:
         """The statement the client runs for this table: one output column per value, plus
@@ -139,11 +140,13 @@ class RowTable:
 def read_tables(
     conn: pymysql.connections.Connection[Any], database: str, skip: Iterable[str] = ()
 ) -> list[RowTable]:
-    """The base tables of ``database`` with the columns a copy writes, in table order."""
+    """The base tables of ``database`` with the columns a copy writes, largest first (so that
+    the keys of the largest table are built while the others load)."""
     skipped = set(skip)
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable, c.extra "
+            "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable, c.extra, "
+            "COALESCE(t.data_length, 0) "
             "FROM information_schema.COLUMNS c JOIN information_schema.TABLES t "
             "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
             "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' "
@@ -152,11 +155,13 @@ def read_tables(
         )
         rows = list(cur.fetchall())
     columns: dict[str, list[Column]] = {}
-    for table, name, data_type, nullable, extra in rows:
+    sizes: dict[str, int] = {}
+    for table, name, data_type, nullable, extra, size in rows:
         table, extra = str(table), str(extra or "").upper()
         if table in skipped:
             continue
         columns.setdefault(table, [])
+        sizes[table] = int(size)
         if "GENERATED" in extra:
             continue
         columns[table].append(
@@ -167,7 +172,8 @@ def read_tables(
                 auto_increment="AUTO_INCREMENT" in extra,
             )
         )
-    return [RowTable(table, tuple(cols)) for table, cols in columns.items() if cols]
+    tables = [RowTable(table, tuple(cols), sizes[table]) for table, cols in columns.items() if cols]
+    return sorted(tables, key=lambda table: table.size, reverse=True)
 
 
 def new_file_name() -> str:
