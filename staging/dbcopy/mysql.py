@@ -680,44 +680,26 @@ class MysqlEngine:
         nonce = "understudy-table-" + os.urandom(16).hex()
         file_name = mysql_rows.new_file_name()
         statements = [table.load(file_name) for table in tables]
-        script = os.path.join(os.path.dirname(source_options), "select.sql")
-        with open(script, "wb") as handle:
-            handle.write(mysql_rows.select_script(tables, nonce))
-        command = [
-            "mariadb",
-            f"--defaults-file={source_options}",
-            "--batch",
-            "--skip-column-names",
-            "--quick",
-            "--default-character-set=binary",
-            "--local-infile=0",
-            "--skip-reconnect",
-            f"--max-allowed-packet={1024 * 1024 * 1024}",
-            "--database",
-            self.source.database,
-        ]
         batches: queue.Queue[mysql_rows.Batch | None] = queue.Queue(maxsize=self.jobs * 2)
         failures: list[BaseException] = []
         try:
             loaders = [
                 connect(self.target, limits=self.limits, load_local=True) for _ in range(self.jobs)
             ]
-            keys_conn = self._connect(self.target)
+            # Two large tables finishing together must not wait for each other's keys.
+            builders = [self._connect(self.target) for _ in range(self.jobs)]
         except pymysql.Error as exc:
             raise self._error(exc, "loading the data") from None
         sessions = [int(conn.thread_id()) for conn in loaders]  # type: ignore[no-untyped-call]
-        keys_session = int(keys_conn.thread_id())  # type: ignore[no-untyped-call]
+        sessions += [int(conn.thread_id()) for conn in builders]  # type: ignore[no-untyped-call]
         # Batches queued and not yet committed, per table: a table's keys wait for zero.
         outstanding = {table.name: 0 for table in tables}
         settled = threading.Condition()
         finished: queue.Queue[str | None] = queue.Queue()
 
-        def build_keys() -> None:
+        def build_keys(conn: pymysql.connections.Connection[Any]) -> None:
             try:
-                with (
-                    attempt.cancelling(lambda: _kill_query(self, keys_conn)),
-                    keys_conn.cursor() as cur,
-                ):
+                with attempt.cancelling(lambda: _kill_query(self, conn)), conn.cursor() as cur:
                     cur.execute("SET SESSION foreign_key_checks = 0")
                     while (name := finished.get()) is not None:
                         with settled:
@@ -781,68 +763,77 @@ class MysqlEngine:
             except BaseException as exc:
                 failures.append(exc)
 
-        completed = False
-        try:
-            with (
-                open(script, "rb") as script_input,
-                attempt.spawn(
-                    command, env=attempt.env(), stdin=script_input, stdout=subprocess.PIPE
-                ) as reader,
-                attempt.cancelling(lambda: self._kill_sessions(sessions)),
-            ):
-                try:
-                    if reader.stdout is None:
-                        raise RuntimeError("the client's pipe was not opened")
-                    _widen_pipe(reader.stdout)
-                    threads = [
-                        threading.Thread(
-                            target=load, args=(conn,), name=f"dbcopy-load-{i}", daemon=True
-                        )
-                        for i, conn in enumerate(loaders)
-                    ]
-                    keys_thread = threading.Thread(
-                        target=build_keys, name="dbcopy-keys", daemon=True
-                    )
-                    for thread in [*threads, keys_thread]:
-                        thread.start()
-                    try:
-                        current: str | None = None
-                        for batch in mysql_rows.batches(
-                            reader.stdout, nonce, len(tables), batch_bytes=BATCH_BYTES
-                        ):
-                            name = tables[batch.table].name
-                            if name != current:
-                                if current in deferred and deferred[current][0]:
-                                    finished.put(current)
-                                current = name
-                            counts[name] += batch.rows
-                            with settled:
-                                outstanding[name] += 1
-                            _put(batches, batch, failures, attempt)
-                            if failures or attempt.aborted:
-                                break
+        def read(stream: IO[bytes]) -> None:
+            """One reader's batches to the loaders; a table done goes to the key builder."""
+            current: str | None = None
+            try:
+                for batch in mysql_rows.batches(
+                    stream, nonce, len(tables), batch_bytes=BATCH_BYTES
+                ):
+                    name = tables[batch.table].name
+                    if name != current:
                         if current in deferred and deferred[current][0]:
                             finished.put(current)
-                    except mysql_rows.LoadRefused as exc:
-                        failures.append(CopyError(f"Reading the source's rows failed: {exc}"))
-                    finally:
-                        finished.put(None)
-                        if failures or attempt.aborted:
-                            self._kill_sessions([*sessions, keys_session])
-                        for _ in threads:
-                            _put(batches, None, failures, attempt)
-                        for thread in [*threads, keys_thread]:
-                            thread.join()
-                    if failures:
-                        kill_group(reader)
-                    reader.wait()
-                    reader_err = attempt.stderr(reader)
-                    completed = not failures
+                        current = name
+                    counts[name] += batch.rows
+                    with settled:
+                        outstanding[name] += 1
+                    _put(batches, batch, failures, attempt)
+                    if failures or attempt.aborted:
+                        return
+                if current in deferred and deferred[current][0]:
+                    finished.put(current)
+            except mysql_rows.LoadRefused as exc:
+                failures.append(CopyError(f"Reading the source's rows failed: {exc}"))
+            except BaseException as exc:
+                failures.append(exc)
+
+        workers = [
+            threading.Thread(target=load, args=(conn,), name=f"dbcopy-load-{i}", daemon=True)
+            for i, conn in enumerate(loaders)
+        ]
+        workers += [
+            threading.Thread(target=build_keys, args=(conn,), name=f"dbcopy-keys-{i}", daemon=True)
+            for i, conn in enumerate(builders)
+        ]
+        completed = False
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(attempt.cancelling(lambda: self._kill_sessions(sessions)))
+                readers = self._start_readers(attempt, stack, source_options, tables, nonce)
+                try:
+                    for thread in workers:
+                        thread.start()
+                    threads = [
+                        threading.Thread(
+                            target=read, args=(reader.stdout,), name=f"dbcopy-read-{i}", daemon=True
+                        )
+                        for i, reader in enumerate(readers)
+                    ]
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
                 finally:
-                    if not completed:
+                    for _ in builders:
+                        finished.put(None)
+                    if failures or attempt.aborted:
                         self._kill_sessions(sessions)
+                    for _ in loaders:
+                        _put(batches, None, failures, attempt)
+                    for thread in workers:
+                        if thread.is_alive() or thread.ident is not None:
+                            thread.join()
+                    for reader in readers:
+                        if failures:
+                            kill_group(reader)
+                        reader.wait()
+                errors = [(reader.returncode, attempt.stderr(reader)) for reader in readers]
+                completed = not failures
         finally:
-            for conn in [*loaders, keys_conn]:
+            if not completed:
+                self._kill_sessions(sessions)
+            for conn in [*loaders, *builders]:
                 with contextlib.suppress(Exception):
                     conn.close()
         attempt.check()
@@ -853,8 +844,102 @@ class MysqlEngine:
             if isinstance(first, mysql_rows.LoadRefused):
                 raise CopyError(f"The target refused the data: {first}") from None
             raise first
-        attempt.raise_for(reader.returncode, reader_err, what="mariadb (rows)")
+        for returncode, stderr in errors:
+            attempt.raise_for(returncode, stderr, what="mariadb (rows)")
         return counts, loaded
+
+    def _start_readers(
+        self,
+        attempt: Attempt,
+        stack: contextlib.ExitStack,
+        source_options: str,
+        tables: list[mysql_rows.RowTable],
+        nonce: str,
+    ) -> list[subprocess.Popen[bytes]]:
+        """The client processes that read the tables, all in one snapshot.
+
+        One reader per loader when the source lets this session block commits for a moment
+        (MariaDB's ``BACKUP STAGE BLOCK_COMMIT``, which needs the RELOAD privilege that
+        Railway's ``root`` has): every reader starts its snapshot while no transaction can
+        commit, so they all see the same instant; commits wait only until each reader has said
+        it has its snapshot. Otherwise one reader reads every table.
+        """
+        count = min(self.jobs, len(tables))
+        control = self._block_commits() if count > 1 else None
+        if control is None:
+            count = 1
+        logger.info("reading the rows with %d client(s) in one snapshot", count)
+        try:
+            readers = []
+            for number, stream in enumerate(mysql_rows.streams(tables, count)):
+                script = os.path.join(os.path.dirname(source_options), f"select-{number}.sql")
+                with open(script, "wb") as handle:
+                    handle.write(mysql_rows.select_script(stream, nonce))
+                script_input = stack.enter_context(open(script, "rb"))  # noqa: SIM115
+                reader = stack.enter_context(
+                    attempt.spawn(
+                        self._reader_command(source_options),
+                        env=attempt.env(),
+                        stdin=script_input,
+                        stdout=subprocess.PIPE,
+                    )
+                )
+                if reader.stdout is None:
+                    raise RuntimeError("the client's pipe was not opened")
+                _widen_pipe(reader.stdout)
+                readers.append(reader)
+            for reader in readers:
+                ready = reader.stdout.readline() if reader.stdout else b""
+                if ready != f"{nonce} ready\n".encode("ascii"):
+                    reader.wait()
+                    attempt.raise_for(
+                        reader.returncode or 1, attempt.stderr(reader), what="mariadb (rows)"
+                    )
+                    raise CopyError("The source's client did not start its snapshot.")
+        finally:
+            if control is not None:
+                with contextlib.suppress(pymysql.Error):
+                    control.query("BACKUP STAGE END")
+                control.close()
+        return readers
+
+    def _block_commits(self) -> pymysql.connections.Connection[Any] | None:
+        """A source session that blocks commits (until ``BACKUP STAGE END`` or its close), or
+        None where the server or the user's privileges do not allow it."""
+        if self.engine_name != "mariadb":
+            return None
+        try:
+            control = self._connect(self.source)
+        except pymysql.Error:
+            return None
+        try:
+            # Never wait long for the lock: production's writes would wait behind it.
+            control.query("SET SESSION lock_wait_timeout = 5")
+            control.query("BACKUP STAGE START")
+            control.query("BACKUP STAGE BLOCK_COMMIT")
+        except pymysql.Error as exc:
+            logger.info("one reader: commits cannot be blocked on the source (%s)", exc.args[0])
+            control.close()
+            return None
+        return control
+
+    def _reader_command(self, source_options: str) -> list[str]:
+        return [
+            "mariadb",
+            f"--defaults-file={source_options}",
+            "--batch",
+            "--skip-column-names",
+            "--quick",
+            # Flushed after each statement, so that the line saying the snapshot is taken
+            # arrives at once.
+            "--unbuffered",
+            "--default-character-set=binary",
+            "--local-infile=0",
+            "--skip-reconnect",
+            f"--max-allowed-packet={1024 * 1024 * 1024}",
+            "--database",
+            self.source.database,
+        ]
 
     def _warnings(self, conn: pymysql.connections.Connection[Any]) -> str:
         with contextlib.suppress(pymysql.Error), conn.cursor() as cur:

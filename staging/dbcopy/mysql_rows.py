@@ -186,14 +186,27 @@ def marker(nonce: str, number: int) -> bytes:
     return f"{nonce} {number}".encode("ascii")
 
 
-def select_script(tables: Sequence[RowTable], nonce: str) -> bytes:
-    """What the client runs: one snapshot, then each table after a line that names it."""
+def streams(tables: Sequence[RowTable], count: int) -> list[list[tuple[int, RowTable]]]:
+    """The tables (largest first) dealt to ``count`` readers, each to the least loaded."""
+    dealt: list[list[tuple[int, RowTable]]] = [[] for _ in range(max(count, 1))]
+    loads = [0] * len(dealt)
+    for number, table in enumerate(tables):
+        least = loads.index(min(loads))
+        dealt[least].append((number, table))
+        loads[least] += max(table.size, 1)
+    return [stream for stream in dealt if stream]
+
+
+def select_script(tables: Sequence[tuple[int, RowTable]], nonce: str) -> bytes:
+    """What one client runs: its snapshot, a line ``<nonce> ready`` once it has it, then each
+    of its tables (numbered in increasing order) after a line that names it."""
     lines = [
         "SET SESSION time_zone = '+00:00';",
         "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;",
         "START TRANSACTION WITH CONSISTENT SNAPSHOT;",
+        f"SELECT '{nonce} ready';",
     ]
-    for number, table in enumerate(tables):
+    for number, table in tables:
         lines.append(f"SELECT '{marker(nonce, number).decode('ascii')}';")
         lines.append(table.select() + ";")
     lines.append("COMMIT;")
