@@ -223,3 +223,33 @@ def test_a_load_that_changes_values_fails_the_copy(
     monkeypatch.setattr(mysql_rows.RowTable, "load", narrowing)
     with pytest.raises(CopyError, match="changed values on the way"):
         copy_database(mysql_source.url, mysql_target.url, attempts=1)
+
+
+def test_with_the_reload_privilege_several_readers_share_one_snapshot(
+    mysql_source: Database,
+    mysql_target: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Railway's root may block commits for a moment (BACKUP STAGE): then each loader gets a
+    reader of its own, and the copy is still exact; a user without the privilege gets one."""
+    fill(mysql_source)
+    with _mysql_admin() as admin, admin.cursor() as cur:
+        cur.execute(f"GRANT RELOAD ON *.* TO '{mysql_source.user}'@'%'")
+    try:
+        with caplog.at_level("INFO", logger="staging.dbcopy"):
+            copy_database(mysql_source.url, mysql_target.url, attempts=1)
+    finally:
+        with _mysql_admin() as admin, admin.cursor() as cur:
+            cur.execute(f"REVOKE RELOAD ON *.* FROM '{mysql_source.user}'@'%'")
+
+    assert "reading the rows with 2 client(s) in one snapshot" in caplog.text
+    assert rows(mysql_target) == rows(mysql_source)
+
+
+def test_without_the_reload_privilege_one_reader_reads_every_table(
+    mysql_source: Database, mysql_target: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="staging.dbcopy"):
+        copy_database(mysql_source.url, mysql_target.url, attempts=1)
+
+    assert "reading the rows with 1 client(s) in one snapshot" in caplog.text
