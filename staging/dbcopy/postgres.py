@@ -80,12 +80,12 @@ BLOCK_SIZE = 8192
 SOURCE_OPTIONS = "-c default_transaction_read_only=on"
 # A task (a table or a ctid range) of at least this many bytes is read by a psql child and
 # relayed in large blocks; a smaller one goes through the worker's own source session, one
-# COPY message per row. Starting psql costs a process, a connection (TLS and authentication,
-# a round trip or more each on a network), the snapshot import and a count query: tens of
-# milliseconds at best, more across a network. The message path costs this process about
-# 5 ms of CPU per MB (4.7 CPU-s per GB measured), so below a few MB a psql of its own is no
-# saving; 8 MB leaves the many small tables of a site (options, users, settings) on the
-# message path and sends every range of a large table through psql.
+# COPY message per row. A psql costs a process, a session (on a network, TLS and
+# authentication round trips too), the snapshot import and a count query: about 35 ms of CPU
+# on one of our 2-core machines with a local server, before any byte moves. The message path
+# costs this process about 4.7 ms of CPU per MB, so the two break even near 8 MB; the many
+# small tables of a site (options, users, settings) stay on the message path, and every range
+# of a large table (SPLIT_TABLE_BYTES) goes through psql.
 RELAY_MIN_BYTES = 8 * 1024 * 1024
 # The relay reads psql's output in blocks of up to this size, into a pipe enlarged to it
 # where the system allows (64 KB by default): fewer, larger reads and writes per GB.
