@@ -621,10 +621,10 @@ class PostgresEngine:
             sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)).as_string(src),
             sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(_select(task)).as_string(src),
         ]
-        encoding = src.info.parameter_status("client_encoding")
+        encoding = tgt.info.parameter_status("client_encoding")
         if encoding is not None:
             # psql would pick its encoding from the locale: the stream must be in the one the
-            # target session reads (the worker's source session already speaks it).
+            # target session reads (as the worker's source session's is, see _copy_data).
             statements.insert(
                 0,
                 sql.SQL("SET client_encoding TO {}").format(sql.Literal(encoding)).as_string(src),
