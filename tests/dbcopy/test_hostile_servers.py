@@ -26,6 +26,7 @@ from staging.dbcopy import (
 )
 from staging.dbcopy.attempt import Attempt
 from staging.dbcopy.engine import _supervise
+from staging.dbcopy.postgres import PostgresEngine
 from staging.dbcopy.reports import PreflightReport
 from staging.wordpress import connection as wordpress_connection
 from staging.wordpress.errors import DatabaseUnreachable
@@ -227,10 +228,13 @@ def test_client_tools_get_a_minimal_environment_without_the_workers_secrets(
         return process
 
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    # Every PostgreSQL table through the psql relay, so that its psql children are seen too.
+    monkeypatch.setattr(PostgresEngine, "relay_min_bytes", 0)
 
     copy_database(source.url, target.url, attempts=1)
 
     assert [env for command, env in spawned if command == ["/proc"] and env], "no child read"
+    assert (engine == "postgres") == any(command[0] == "psql" for command, _ in spawned)
     for command, env in spawned:
         if command == ["/proc"] and not env:
             continue  # the child had already exited
@@ -241,10 +245,28 @@ def test_client_tools_get_a_minimal_environment_without_the_workers_secrets(
         assert not any(arg.startswith("--defaults-extra-file") for arg in command)
         if command[0] in {"mariadb", "mysql"}:
             assert "--local-infile=0" in command
-        if command[0] in {"pg_dump", "pg_restore"} and "--version" not in command:
+        if command[0] in {"pg_dump", "pg_restore", "psql"} and "--version" not in command:
             dbname = next(arg for arg in command if arg.startswith("--dbname="))
             assert "hostaddr=127.0.0.1" in dbname and "sslmode=prefer" in dbname
             assert "connect_timeout=" in dbname
+        if command[0] == "psql":
+            assert_only_our_statements(command)
+
+
+def assert_only_our_statements(command: list[str]) -> None:
+    """The relay's psql reads no psqlrc and runs our four statements, no psql command: nothing
+    a server sends can make it write a file."""
+    assert command[:5] == ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    options = command[5:]
+    assert options[0].startswith("--dbname=")
+    assert options[1::2] == ["-c"] * 4
+    statements = options[2::2]
+    assert [s.split(" ")[0] for s in statements] == ["SET", "BEGIN", "SET", "COPY"]
+    assert statements[0] == "SET client_encoding TO 'UTF8'"
+    assert statements[1] == "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    assert statements[2].startswith("SET TRANSACTION SNAPSHOT '")
+    assert statements[3].startswith("COPY (SELECT ")
+    assert statements[3].endswith(") TO STDOUT (FORMAT binary)")
 
 
 def _environ(raw: bytes) -> dict[str, str]:
