@@ -653,7 +653,8 @@ class PostgresEngine:
         ):
             cursor = tgt.cursor()
             with cursor.copy(_copy_in(task.table)) as writer:
-                assert process.stdout is not None
+                if process.stdout is None:
+                    raise RuntimeError("psql's pipe was not opened")
                 _relay(attempt, process.stdout.fileno(), writer.write)
                 returncode = process.wait()
                 # Inside the COPY: a failure ends it with an error, so that nothing of a
