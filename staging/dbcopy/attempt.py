@@ -9,6 +9,7 @@ running on either server or on this machine.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -294,3 +295,13 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
+
+
+def widen_pipe(fd: int, size: int = 1 << 20) -> None:
+    """Enlarge a pipe from Linux's 64 KB to ``size``: a client tool and this process then wake
+    each other for every MB instead of every 64 KB. Elsewhere, or beyond the user's pipe
+    quota, the pipe keeps its size."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, setpipe, size)

@@ -32,7 +32,6 @@ handler is off: a hostile server could otherwise ask for any file the worker can
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import queue
@@ -50,7 +49,7 @@ import pymysql.cursors
 from pymysql.constants import CLIENT
 
 from staging.dbcopy import mysql_rows
-from staging.dbcopy.attempt import Attempt, is_transient, kill_group, tool_version
+from staging.dbcopy.attempt import Attempt, is_transient, kill_group, tool_version, widen_pipe
 from staging.dbcopy.errors import (
     CopyError,
     CopyToolIncompatible,
@@ -886,7 +885,7 @@ class MysqlEngine:
                 )
                 if reader.stdout is None:
                     raise RuntimeError("the client's pipe was not opened")
-                _widen_pipe(reader.stdout)
+                widen_pipe(reader.stdout.fileno(), READ_BYTES)
                 readers.append(reader)
             for reader in readers:
                 ready = reader.stdout.readline() if reader.stdout else b""
@@ -1238,15 +1237,6 @@ def _kill_query(engine: MysqlEngine, conn: pymysql.connections.Connection[Any]) 
             cur.execute(f"KILL QUERY {int(conn.thread_id())}")  # type: ignore[no-untyped-call]
     finally:
         killer.close()
-
-
-def _widen_pipe(stream: IO[bytes]) -> None:
-    """A 1 MB pipe instead of 64 KB: the client and this process wake each other 16 times less
-    often (Linux only; elsewhere, or above the system's limit, the pipe stays as it is)."""
-    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if setpipe is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(stream.fileno(), setpipe, READ_BYTES)
 
 
 def _ident(name: str) -> str:

@@ -36,7 +36,6 @@ transaction commits: a source lost mid-stream never leaves a partial table behin
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import queue
@@ -53,7 +52,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from staging.dbcopy.attempt import Attempt, is_transient, tool_version
+from staging.dbcopy.attempt import Attempt, is_transient, tool_version, widen_pipe
 from staging.dbcopy.errors import (
     CopyError,
     CopyToolMissing,
@@ -909,9 +908,7 @@ def _counting(conn: psycopg.Connection[Any], query: sql.Composed) -> Iterator[Ca
 def _relay(attempt: Attempt, fd: int, write: Callable[[memoryview], None]) -> None:
     """Pass everything readable from ``fd`` (psql's standard output) to ``write`` (the
     target's COPY), in blocks of up to ``RELAY_BLOCK_BYTES``, until the end of the stream."""
-    with contextlib.suppress(OSError):
-        # Linux only; refused beyond the user's pipe quota: the default size then serves.
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, RELAY_BLOCK_BYTES)
+    widen_pipe(fd, RELAY_BLOCK_BYTES)
     block = bytearray(RELAY_BLOCK_BYTES)
     with memoryview(block) as view:
         while size := os.readv(fd, [block]):
