@@ -681,13 +681,16 @@ class MysqlEngine:
         statements = [table.load(file_name) for table in tables]
         batches: queue.Queue[mysql_rows.Batch | None] = queue.Queue(maxsize=self.jobs * 2)
         failures: list[BaseException] = []
+        loaders: list[pymysql.connections.Connection[Any]] = []
+        # Two large tables finishing together must not wait for each other's keys.
+        builders: list[pymysql.connections.Connection[Any]] = []
         try:
-            loaders = [
-                connect(self.target, limits=self.limits, load_local=True) for _ in range(self.jobs)
-            ]
-            # Two large tables finishing together must not wait for each other's keys.
-            builders = [self._connect(self.target) for _ in range(self.jobs)]
+            for _ in range(self.jobs):
+                loaders.append(connect(self.target, limits=self.limits, load_local=True))
+                builders.append(self._connect(self.target))
         except pymysql.Error as exc:
+            for conn in [*loaders, *builders]:
+                conn.close()
             raise self._error(exc, "loading the data") from None
         sessions = [int(conn.thread_id()) for conn in loaders]  # type: ignore[no-untyped-call]
         sessions += [int(conn.thread_id()) for conn in builders]  # type: ignore[no-untyped-call]
