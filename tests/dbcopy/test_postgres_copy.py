@@ -24,27 +24,9 @@ from tests.fixtures_dbcopy import (
     Sampler,
     before_the_first,
     copy_tool_processes,
+    sessions_left,
+    snapshot,
 )
-
-SNAPSHOT_QUERIES = {
-    "counts": "SELECT (SELECT count(*) FROM authors), (SELECT count(*) FROM posts),"
-    " (SELECT count(*) FROM comments)",
-    "checksum": "SELECT md5(string_agg(p::text, '|' ORDER BY id)) FROM posts p",
-    "indexes": "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes"
-    " WHERE schemaname = 'public'",
-    "constraints": "SELECT string_agg(conname || ':' || contype::text, ',' ORDER BY conname)"
-    " FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
-    "sequences": "SELECT string_agg(sequencename || '=' || coalesce(last_value, 0), ','"
-    " ORDER BY sequencename) FROM pg_sequences",
-    "view": "SELECT count(*) FROM published",
-    "function": "SELECT post_count(3)",
-    "gin": "SELECT count(*) FROM posts WHERE attributes @> '{\"views\": 7}'",
-}
-
-
-def snapshot(database: Database) -> dict[str, object]:
-    with psycopg.connect(database.url) as conn:
-        return {name: conn.execute(query).fetchone() for name, query in SNAPSHOT_QUERIES.items()}
 
 
 def tables_of(database: Database) -> set[str]:
@@ -192,21 +174,6 @@ def test_a_cancel_stops_the_copy_and_leaves_no_process_behind(
     assert cancel.is_set()
     assert copy_tool_processes(pg_target.name) == []
     assert sessions_left(pg_source, pg_target) == []
-
-
-def sessions_left(*databases: Database) -> list[object]:
-    names = [database.name for database in databases]
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
-        for _ in range(50):
-            rows = admin.execute(
-                "SELECT datname, application_name, query FROM pg_stat_activity"
-                " WHERE datname = ANY(%s) AND application_name = 'understudy-dbcopy'",
-                (names,),
-            ).fetchall()
-            if not rows:
-                return []
-            time.sleep(0.1)
-    return list(rows)
 
 
 def test_no_password_appears_in_logs_or_in_ps(

@@ -30,8 +30,14 @@ from staging.dbcopy import (
 from staging.dbcopy import postgres as postgres_module
 from staging.dbcopy.attempt import Attempt
 from staging.dbcopy.postgres import PostgresEngine
-from tests.dbcopy.test_postgres_copy import sessions_left, snapshot
-from tests.fixtures_dbcopy import Database, Hold, before_the_first, copy_tool_processes
+from tests.fixtures_dbcopy import (
+    Database,
+    Hold,
+    before_the_first,
+    copy_tool_processes,
+    sessions_left,
+    snapshot,
+)
 
 ODD_TABLE = "Odd \\ 'name"
 ODD_COLUMN = 'col\\g "q"'
