@@ -274,17 +274,19 @@ def batches(
     table = -1
     blocks: list[bytes] = []
     rows = size = 0
-    carry = b""
+    # The start of an unfinished row, in the pieces it was read in (a row of many MB is joined
+    # once, not once per read).
+    carry: list[bytes] = []
     while True:
         chunk = stream.read1(read_bytes)
         if not chunk:
             break
         end = chunk.rfind(b"\n") + 1
         if end == 0:
-            carry += chunk
+            carry.append(chunk)
             continue
-        data = carry + chunk[:end] if carry else chunk[:end]
-        carry = chunk[end:]
+        data = b"".join([*carry, chunk[:end]]) if carry else chunk[:end]
+        carry = [chunk[end:]] if end < len(chunk) else []
         start = 0
         while True:
             found = data.find(tag, start)
