@@ -864,15 +864,36 @@ class MysqlEngine:
         (MariaDB's ``BACKUP STAGE BLOCK_COMMIT``, which needs the RELOAD privilege that
         Railway's ``root`` has): every reader starts its snapshot while no transaction can
         commit, so they all see the same instant; commits wait only until each reader has said
-        it has its snapshot. Otherwise one reader reads every table.
+        it has its snapshot, and never longer than the readers' connect timeout (then the lock's
+        session is killed, which releases it, and the attempt fails as transient). Otherwise one
+        reader reads every table.
         """
         count = min(self.jobs, len(tables))
         control = self._block_commits() if count > 1 else None
         if control is None:
             count = 1
         logger.info("reading the rows with %d client(s) in one snapshot", count)
+        readers: list[subprocess.Popen[bytes]] = []
+        released = threading.Event()
+
+        def release() -> None:
+            """Production's commits must not wait on a reader that does not start."""
+            released.set()
+            if control is not None:
+                with contextlib.suppress(pymysql.Error):
+                    killer = self._connect(self.source)
+                    try:
+                        with killer.cursor() as cur:
+                            cur.execute(f"KILL CONNECTION {int(control.thread_id())}")  # type: ignore[no-untyped-call]
+                    finally:
+                        killer.close()
+            for reader in list(readers):
+                kill_group(reader)
+
+        timer = threading.Timer(self.limits.connect_timeout + 5, release)
+        if control is not None:
+            timer.start()
         try:
-            readers = []
             for number, stream in enumerate(mysql_rows.streams(tables, count)):
                 script = os.path.join(os.path.dirname(source_options), f"select-{number}.sql")
                 with open(script, "wb") as handle:
@@ -892,6 +913,11 @@ class MysqlEngine:
                 readers.append(reader)
             for reader in readers:
                 ready = reader.stdout.readline() if reader.stdout else b""
+                if released.is_set():
+                    raise TransientCopyError(
+                        "The source's clients did not start their snapshot in time; the "
+                        "source's commits were released."
+                    )
                 if ready != f"{nonce} ready\n".encode("ascii"):
                     reader.wait()
                     attempt.raise_for(
@@ -899,10 +925,12 @@ class MysqlEngine:
                     )
                     raise CopyError("The source's client did not start its snapshot.")
         finally:
+            timer.cancel()
             if control is not None:
                 with contextlib.suppress(pymysql.Error):
                     control.query("BACKUP STAGE END")
-                control.close()
+                with contextlib.suppress(Exception):
+                    control.close()
         return readers
 
     def _block_commits(self) -> pymysql.connections.Connection[Any] | None:

@@ -253,3 +253,25 @@ def test_without_the_reload_privilege_one_reader_reads_every_table(
         copy_database(mysql_source.url, mysql_target.url, attempts=1)
 
     assert "reading the rows with 1 client(s) in one snapshot" in caplog.text
+
+
+def test_a_reader_that_does_not_start_releases_the_sources_commits(
+    mysql_source: Database, mysql_target: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits on production wait for the readers' snapshots, but never for a reader that hangs:
+    after the connect timeout the lock's session is killed and the attempt fails."""
+    monkeypatch.setattr(MysqlEngine, "_reader_command", lambda self, options: ["sleep", "60"])
+    with _mysql_admin() as admin, admin.cursor() as cur:
+        cur.execute(f"GRANT RELOAD ON *.* TO '{mysql_source.user}'@'%'")
+    try:
+        with pytest.raises(CopyError, match="did not start their snapshot in time"):
+            copy_database(mysql_source.url, mysql_target.url, attempts=1, connect_timeout=1)
+    finally:
+        with _mysql_admin() as admin, admin.cursor() as cur:
+            cur.execute(f"REVOKE RELOAD ON *.* FROM '{mysql_source.user}'@'%'")
+
+    with _mysql_admin(mysql_source.name) as conn, conn.cursor() as cur:
+        cur.execute("SET SESSION lock_wait_timeout = 2")
+        cur.execute("INSERT INTO authors (login) VALUES ('after the copy')")
+        cur.execute("SELECT COUNT(*) FROM authors WHERE login = 'after the copy'")
+        assert cur.fetchone() == (1,)
