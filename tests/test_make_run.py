@@ -127,7 +127,13 @@ def test_the_terminal_shows_the_address_the_login_and_where_the_logs_are(running
 
 
 def test_the_processes_write_to_the_log_file(running_demo):
-    log = (running_demo.directory / "var" / "demo.log").read_text()
+    path = running_demo.directory / "var" / "demo.log"
+    # The demo says it is ready once both workers are registered; each logs that it listens
+    # right after registering.
+    deadline = time.monotonic() + 10
+    while path.read_text().count("Listening on default") < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = path.read_text()
 
     assert "Applying staging.0001_initial" in log
     assert log.count("Listening on default") >= 2

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rq import Worker
 
 from railway_sandbox import wordpress
 from railway_sandbox.databases import DatabaseServers
@@ -244,6 +245,7 @@ class Command(BaseCommand):
             )
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             self._wait_for_portal(options["addr"], processes[-1])
+            self._wait_for_workers(processes[-1 - WORKERS : -1])
             self.stdout.write(
                 self.style.SUCCESS(
                     f"\nUnderstudy is running at http://{options['addr']}/admin/\n"
@@ -275,6 +277,20 @@ class Command(BaseCommand):
             raise CommandError(
                 f"stopped because a process exited: {failed}; see {_shown(LOG_FILE)}"
             )
+
+    def _wait_for_workers(self, workers: list[subprocess.Popen[bytes]]) -> None:
+        """Ready means the job workers listen too: a clone asked for at once starts at once."""
+        connection = redis.Redis.from_url(settings.REDIS_URL)
+        started = {worker.pid for worker in workers}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(worker.poll() is not None for worker in workers):
+                raise CommandError(f"A job worker stopped; see {_shown(LOG_FILE)}.")
+            listening = {w.pid for w in Worker.all(connection=connection)} & started
+            if len(listening) == len(workers):
+                return
+            time.sleep(0.3)
+        raise CommandError(f"The job workers did not start within 60 s; see {_shown(LOG_FILE)}.")
 
     def _wait_for_portal(self, address: str, server: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 60
