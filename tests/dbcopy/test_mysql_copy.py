@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
+from typing import Any
 
 import pymysql
 import pytest
@@ -153,9 +155,22 @@ def test_a_cancel_stops_the_copy_and_leaves_no_process_behind(
 
 
 def test_no_password_appears_in_logs_or_in_ps(
-    mysql_source: Database, mysql_target: Database, caplog: pytest.LogCaptureFixture
+    mysql_source: Database,
+    mysql_target: Database,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="staging.dbcopy")
+    # Every command line the copy starts (the schema dumps are short-lived: a ps sampler may
+    # not catch one), and what ps shows meanwhile.
+    commands: list[str] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(args: Any, *rest: Any, **kwargs: Any) -> Any:
+        commands.append(" ".join(args))
+        return real_popen(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
     sampler = Sampler()
     sampler.start()
     try:
@@ -164,6 +179,7 @@ def test_no_password_appears_in_logs_or_in_ps(
         sampler.stop.set()
         sampler.join()
 
-    assert any("mariadb-dump" in line for line in sampler.seen)
-    assert not [line for line in sampler.seen if mysql_source.password in line]
+    assert any(command.startswith("mariadb-dump ") for command in commands)
+    assert any(command.startswith("mariadb ") for command in commands)
+    assert not [line for line in [*commands, *sampler.seen] if mysql_source.password in line]
     assert mysql_source.password not in caplog.text
