@@ -198,22 +198,24 @@ def _drop_mysql(name: str) -> None:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+def as_owner(database: Database) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    """A session of the MariaDB database's own user (the site's user, as on Railway)."""
+    return pymysql.connect(
+        host=MYSQL_HOST,
+        port=MYSQL_PORT,
+        user=database.user,
+        password=database.password,
+        database=database.name,
+        autocommit=True,
+    )
+
+
 @pytest.fixture
 def mysql_source(mysql_user: tuple[str, str]) -> Iterator[Database]:
     database = _mysql_database(mysql_user, "dbcopy_src")
     # Created by the site's own user, as on Railway: the definer of the view, the function and
     # the trigger is the user the copy connects as.
-    with (
-        pymysql.connect(
-            host=MYSQL_HOST,
-            port=MYSQL_PORT,
-            user=database.user,
-            password=database.password,
-            database=database.name,
-            autocommit=True,
-        ) as conn,
-        conn.cursor() as cur,
-    ):
+    with as_owner(database) as conn, conn.cursor() as cur:
         for statement in MYSQL_SCHEMA:
             cur.execute(statement.replace("{posts}", "3000"))
         # Production tables have up-to-date statistics; fresh ones report 16 KB until analysed.

@@ -726,13 +726,7 @@ class MysqlEngine:
             try:
                 for statement in prelude:
                     conn.query(statement)
-                while not failures and not attempt.aborted:
-                    try:
-                        batch = batches.get(timeout=0.5)
-                    except queue.Empty:
-                        continue
-                    if batch is None:
-                        return
+                for batch in _taken(batches, failures, attempt):
                     table = tables[batch.table]
                     rows, warnings = mysql_rows.load_local(
                         conn, statements[batch.table], file_name, batch.blocks
@@ -1230,6 +1224,20 @@ def _put(
                 return
 
 
+def _taken(
+    batches: queue.Queue[_Item | None], failures: list[BaseException], attempt: Attempt
+) -> Iterator[_Item]:
+    """A loader's batches, until the end marker, a failure anywhere or an abort."""
+    while not failures and not attempt.aborted:
+        try:
+            item = batches.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if item is None:
+            return
+        yield item
+
+
 def _statements(script: bytes) -> list[bytes]:
     """The statements of the dump's header (one per line, each ending with ``;``)."""
     return [line.rstrip(b";") for line in script.splitlines() if line.strip().endswith(b";")]
@@ -1246,13 +1254,7 @@ def _load(
     try:
         for statement in prelude:
             conn.query(statement)
-        while not failures and not attempt.aborted:
-            try:
-                batch = batches.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if batch is None:
-                return
+        for batch in _taken(batches, failures, attempt):
             for statement in batch:
                 conn.query(statement)
             conn.commit()

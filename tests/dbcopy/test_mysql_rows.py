@@ -13,7 +13,7 @@ from staging.dbcopy.addresses import checked
 from staging.dbcopy.errors import CopyError
 from staging.dbcopy.mysql import MysqlEngine, connect
 from staging.dbcopy.urls import parse_url
-from tests.fixtures_dbcopy import MYSQL_HOST, MYSQL_PORT, Database, _mysql_admin
+from tests.fixtures_dbcopy import MYSQL_HOST, MYSQL_PORT, Database, _mysql_admin, as_owner
 
 AWKWARD = [
     "CREATE TABLE `odd ``name``` (id int NOT NULL AUTO_INCREMENT PRIMARY KEY,"
@@ -64,17 +64,7 @@ def rows(database: Database) -> dict[str, Any]:
 
 
 def fill(database: Database) -> None:
-    with (
-        pymysql.connect(
-            host=MYSQL_HOST,
-            port=MYSQL_PORT,
-            user=database.user,
-            password=database.password,
-            database=database.name,
-            autocommit=True,
-        ) as conn,
-        conn.cursor() as cur,
-    ):
+    with as_owner(database) as conn, conn.cursor() as cur:
         for statement in AWKWARD:
             cur.execute(statement)
 
