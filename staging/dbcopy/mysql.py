@@ -4,29 +4,28 @@ The method, chosen by measurement (docs/performance.md):
 
 1. the schema (tables, views, routines, events; no triggers yet) is dumped and loaded first,
    secondary and foreign keys taken out to be built after the data;
-2. the rows of every table come from one InnoDB snapshot (several readers would each see
-   another instant unless ``FLUSH TABLES WITH READ LOCK`` made them agree, and the data phase
-   is CPU-bound, so a second reader would gain nothing) and are sent in batches of a few MB on
-   ``jobs`` target sessions of this process, with foreign-key and unique checks off and one
-   commit per batch; the queue between them is bounded, so memory stays flat:
+2. the rows of every table come from one InnoDB snapshot and are written by ``jobs`` target
+   sessions of this process, with foreign-key and unique checks off and one commit per
+   batch of a few MB; the queue between them is bounded, so memory stays flat:
 
-   - "load-data" (MariaDB's client installed, the target takes local data): the client's
-     ``--batch`` output of one ``SELECT`` per table, each batch loaded by ``LOAD DATA LOCAL``
-     from this process's memory (:mod:`staging.dbcopy.mysql_rows`, which also says why no
-     file is ever read), the server confirming the rows of each batch;
-   - "parallel-load" otherwise: one ``mysqldump``/``mariadb-dump --single-transaction
-     --quick`` stream, cut at statement boundaries (no client process re-parses it);
+   - "prepared-insert": one ``SELECT`` per table on reader sessions (several in the same
+     snapshot where the source lets commits wait a moment), whose row packets are copied into
+     prepared multi-row ``INSERT`` executes as they came (:mod:`staging.dbcopy.mysql_rows`):
+     no server parses the rows as text, and the server confirms the rows of each batch;
+   - "parallel-load" (tests, and a fallback kept for them): one ``mysqldump``/``mariadb-dump
+     --single-transaction --quick`` stream, cut at statement boundaries;
 
 3. keys are built, then triggers created, so that they do not fire on the copied rows;
 4. the rows of every table are counted as they pass and compared with the target's own count
-   (the rows each ``LOAD DATA`` stored, or ``count(*)``); AUTO_INCREMENT counters must not be
+   (the rows each execute stored, or ``count(*)``); AUTO_INCREMENT counters must not be
    behind the source's.
 
 Passwords reach the client tools through an option file readable only by this user, read
 with ``--defaults-file`` (no other option file) and written with every value quoted and
 escaped; the URL's parts were refused if they held control characters, so no value can add a
 line. The client tools run with ``--local-infile=0`` and PyMySQL's own ``LOAD DATA LOCAL``
-handler is off: a hostile server could otherwise ask for any file the worker can read.
+handler is off: a hostile server could otherwise ask for any file the worker can read. No
+session of the copy offers ``LOAD DATA LOCAL`` at all.
 """
 
 from __future__ import annotations
@@ -46,10 +45,9 @@ from typing import IO, Any, TypeVar
 
 import pymysql
 import pymysql.cursors
-from pymysql.constants import CLIENT
 
 from staging.dbcopy import mysql_rows
-from staging.dbcopy.attempt import Attempt, is_transient, kill_group, tool_version, widen_pipe
+from staging.dbcopy.attempt import Attempt, is_transient, kill_group, tool_version
 from staging.dbcopy.errors import (
     CopyError,
     CopyToolIncompatible,
@@ -71,6 +69,8 @@ logger = logging.getLogger("staging.dbcopy")
 _Item = TypeVar("_Item")
 
 BATCH_BYTES = 4 * 1024 * 1024
+# Rows this wide on average keep their secondary keys while they load (see _KeyDeferrer).
+WIDE_ROW_BYTES = 1024
 READ_BYTES = 1 << 20
 # The dump names the columns of a table with generated or invisible columns.
 _INSERT = re.compile(rb"INSERT INTO `((?:[^`]|``)+)` (?:\((?:`(?:[^`]|``)*`(?:, ?)?)*\) )?VALUES")
@@ -81,15 +81,11 @@ _SYSTEM_SCHEMAS = {"mysql", "information_schema", "performance_schema", "sys"}
 
 
 def connect(
-    url: DatabaseUrl, *, limits: Limits | None = None, load_local: bool = False
+    url: DatabaseUrl, *, limits: Limits | None = None
 ) -> pymysql.connections.Connection[Any]:
     """A session with a client's server: at the checked address, TLS whenever the server offers
     it (required when the URL says so; the certificate is not verified: see docs/security.md),
     read and write timeouts, and PyMySQL's ``LOAD DATA LOCAL`` handler off.
-
-    ``load_local`` tells the server that this session may send ``LOAD DATA LOCAL`` data, which
-    only :func:`staging.dbcopy.mysql_rows.load_local` does, from its own stream; a server's
-    request for a file in answer to any other statement still fails the session.
     """
     limits = limits or Limits()
     tls: dict[str, Any] = {}
@@ -108,7 +104,6 @@ def connect(
         read_timeout=limits.stall_timeout,
         write_timeout=limits.stall_timeout,
         local_infile=False,
-        client_flag=CLIENT.LOCAL_FILES if load_local else 0,
         autocommit=True,
         charset="utf8mb4",
         defer_connect=True,
@@ -144,8 +139,8 @@ def connect_or_raise(
 
 class MysqlEngine:
     method = "parallel-load"
-    # Rows by LOAD DATA LOCAL where the client tool and the target allow it ("load-data"); the
-    # dump-and-INSERT path ("parallel-load") otherwise. Tests turn it off to run the latter.
+    # Rows through prepared statements ("prepared-insert"); tests turn it off to run the
+    # dump-and-INSERT path ("parallel-load").
     stream_rows = True
 
     def __init__(
@@ -204,8 +199,8 @@ class MysqlEngine:
                     with target.cursor() as cursor:
                         if self.staging_marker is not None:
                             check_mysql(cursor, self.staging_marker)
-                        if self._rows_can_stream(cursor):
-                            self.method = "load-data"
+                        if self.stream_rows:
+                            self.method = "prepared-insert"
                 finally:
                     target.close()
         finally:
@@ -316,8 +311,8 @@ class MysqlEngine:
             loaded: dict[str, int] | None = None
             # Tables whose secondary keys were built while later tables loaded.
             built: set[str] = set()
-            if self.method == "load-data":
-                counts, loaded = self._copy_rows(attempt, source_options, deferred, built)
+            if self.method == "prepared-insert":
+                counts, loaded = self._copy_rows(attempt, deferred, built)
             else:
                 counts = self._copy_data(attempt, source_options, target_options)
             attempt.enter("indexes")
@@ -428,6 +423,22 @@ class MysqlEngine:
             conn.close()
         return self._auto_increments(self.source)
 
+    def _wide_tables(self) -> set[str]:
+        """The source's tables whose rows average ``WIDE_ROW_BYTES`` or more."""
+        conn = self._connect(self.source)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT table_name FROM information_schema.TABLES "
+                    "WHERE table_schema = DATABASE() AND avg_row_length >= %s",
+                    (WIDE_ROW_BYTES,),
+                )
+                return {str(row[0]) for row in cur.fetchall()}
+        except pymysql.Error as exc:
+            raise self._error(exc, "reading the source's tables") from None
+        finally:
+            conn.close()
+
     def _auto_increments(self, url: DatabaseUrl) -> dict[str, int]:
         conn = self._connect(url)
         try:
@@ -466,7 +477,7 @@ class MysqlEngine:
         ):
             if dump.stdout is None or load.stdin is None:
                 raise RuntimeError("the dump and load pipes were not opened")
-            deferring = _KeyDeferrer() if defer_keys is not None else None
+            deferring = _KeyDeferrer(self._wide_tables()) if defer_keys is not None else None
             try:
                 for line in dump.stdout:
                     line = _DEFINER.sub(b"", line)
@@ -638,30 +649,19 @@ class MysqlEngine:
         attempt.raise_for(dump.returncode, dump_err, what=f"{self.dump_tool} (data)")
         return counts
 
-    def _rows_can_stream(self, target: pymysql.cursors.Cursor) -> bool:
-        """Whether the rows can go by ``LOAD DATA LOCAL``: MariaDB's client is installed (its
-        batch output is the format the loader reads) and the target server accepts local
-        data (MySQL 8 and later refuse it unless ``local_infile`` is on)."""
-        if not self.stream_rows or shutil.which("mariadb") is None:
-            return False
-        target.execute("SELECT @@local_infile")
-        row = target.fetchone()
-        return bool(row and str(row[0]) == "1")
-
     def _copy_rows(
         self,
         attempt: Attempt,
-        source_options: str,
         deferred: dict[str, tuple[list[str], list[str]]],
         built: set[str],
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Every table in one snapshot through MariaDB's client, loaded by ``jobs`` sessions.
+        """Every table in one snapshot, read by reader sessions and written by ``jobs`` loader
+        sessions through prepared statements (:mod:`staging.dbcopy.mysql_rows`).
 
-        Returns the rows read per table and the rows the target confirmed loading (each
-        ``LOAD DATA`` answers with its count as it commits). A table's secondary keys are built
-        on a session of their own as soon as its last batch is committed, while the next tables
-        load (the tables come largest first); those tables are added to ``built``. See
-        :mod:`staging.dbcopy.mysql_rows` for the format and for why no file is read.
+        Returns the rows read per table and the rows the target confirmed storing (each
+        execute answers with its count before its batch commits). A table's secondary keys are
+        built on a session of their own as soon as its last batch is committed, while the next
+        tables load (the tables come largest first); those tables are added to ``built``.
         """
         try:
             conn = self._connect(self.source)
@@ -671,14 +671,14 @@ class MysqlEngine:
                 conn.close()
         except pymysql.Error as exc:
             raise self._error(exc, "reading the source's columns") from None
+        # The tables whose keys are built afterwards first (largest first, as read), so that
+        # their builds overlap the loading of the others.
+        tables.sort(key=lambda table: not deferred.get(table.name, ([], []))[0])
         counts = {table.name: 0 for table in tables}
         loaded = dict(counts)
         loaded_lock = threading.Lock()
         if not tables:
             return counts, loaded
-        nonce = "understudy-table-" + os.urandom(16).hex()
-        file_name = mysql_rows.new_file_name()
-        statements = [table.load(file_name) for table in tables]
         batches: queue.Queue[mysql_rows.Batch | None] = queue.Queue(maxsize=self.jobs * 2)
         failures: list[BaseException] = []
         loaders: list[pymysql.connections.Connection[Any]] = []
@@ -686,7 +686,7 @@ class MysqlEngine:
         builders: list[pymysql.connections.Connection[Any]] = []
         try:
             for _ in range(self.jobs):
-                loaders.append(connect(self.target, limits=self.limits, load_local=True))
+                loaders.append(self._connect(self.target))
                 builders.append(self._connect(self.target))
         except pymysql.Error as exc:
             for conn in [*loaders, *builders]:
@@ -717,7 +717,12 @@ class MysqlEngine:
                 failures.append(exc)
 
         prelude = [
-            b"SET SESSION foreign_key_checks = 0, unique_checks = 0, autocommit = 0",
+            # Values are sent as the bytes they are stored as, like the reader reads them.
+            b"SET NAMES binary",
+            # unique_checks stays on: with both off, MariaDB loads an empty table under a table
+            # lock and sorts it at commit (MDEV-24621): the other loader waits for that table,
+            # and such a load took more than twice the server's CPU here (docs/performance.md).
+            b"SET SESSION foreign_key_checks = 0, autocommit = 0",
             b"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'",
             *([b"SET SESSION sql_log_bin = 0"] if self.sql_log_bin else []),
         ]
@@ -726,11 +731,13 @@ class MysqlEngine:
             try:
                 for statement in prelude:
                     conn.query(statement)
+                with conn.cursor() as cur:
+                    cur.execute("SELECT @@max_allowed_packet")
+                    max_packet = int((cur.fetchone() or (0,))[0])
+                inserter = mysql_rows.Inserter(conn, max_packet)
                 for batch in _taken(batches, failures, attempt):
                     table = tables[batch.table]
-                    rows, warnings = mysql_rows.load_local(
-                        conn, statements[batch.table], file_name, batch.blocks
-                    )
+                    rows, warnings = inserter.insert(table, batch)
                     if warnings:
                         raise CopyError(
                             f"Loading the table {table.name} changed values on the way "
@@ -749,38 +756,26 @@ class MysqlEngine:
                         outstanding[table.name] -= 1
                         settled.notify_all()
                     attempt.add(bytes_copied=batch.size, rows=rows)
-            except RuntimeError as exc:
-                # PyMySQL's answer to a file request in reply to any other statement.
-                failures.append(
-                    CopyError(f"The target asked for a file; no file was sent: {exc}")
-                    if "LOAD_LOCAL" in str(exc)
-                    else exc
-                )
             except BaseException as exc:
                 failures.append(exc)
 
-        def read(stream: IO[bytes]) -> None:
-            """One reader's batches to the loaders; a table done goes to the key builder."""
-            current: str | None = None
+        def read(
+            conn: pymysql.connections.Connection[Any],
+            stream: list[tuple[int, mysql_rows.RowTable]],
+        ) -> None:
+            """One reader's tables to the loaders; a table done goes to a key builder."""
             try:
-                for batch in mysql_rows.batches(
-                    stream, nonce, len(tables), batch_bytes=BATCH_BYTES
-                ):
-                    name = tables[batch.table].name
-                    if name != current:
-                        if current in deferred and deferred[current][0]:
-                            finished.put(current)
-                        current = name
-                    counts[name] += batch.rows
-                    with settled:
-                        outstanding[name] += 1
-                    _put(batches, batch, failures, attempt)
-                    if failures or attempt.aborted:
-                        return
-                if current in deferred and deferred[current][0]:
-                    finished.put(current)
-            except mysql_rows.LoadRefused as exc:
-                failures.append(CopyError(f"Reading the source's rows failed: {exc}"))
+                for number, table in stream:
+                    for batch in mysql_rows.read_rows(conn, number, table, batch_bytes=BATCH_BYTES):
+                        counts[table.name] += batch.rows
+                        with settled:
+                            outstanding[table.name] += 1
+                        _put(batches, batch, failures, attempt)
+                        if failures or attempt.aborted:
+                            return
+                    attempt.touch()
+                    if table.name in deferred and deferred[table.name][0]:
+                        finished.put(table.name)
             except BaseException as exc:
                 failures.append(exc)
 
@@ -792,21 +787,27 @@ class MysqlEngine:
             threading.Thread(target=build_keys, args=(conn,), name=f"dbcopy-keys-{i}", daemon=True)
             for i, conn in enumerate(builders)
         ]
+        readers: list[pymysql.connections.Connection[Any]] = []
+        reading: list[int] = []  # the readers' sessions, on the source
+
+        def kill_all() -> None:
+            self._kill_sessions(sessions)
+            self._kill_sessions(reading, self.source)
+
         completed = False
         try:
-            with contextlib.ExitStack() as stack:
-                stack.enter_context(attempt.cancelling(lambda: self._kill_sessions(sessions)))
-                readers = self._start_readers(attempt, stack, source_options, tables, nonce)
+            with attempt.cancelling(kill_all):
+                readers = self._start_readers(min(self.jobs, len(tables)))
+                reading += [int(conn.thread_id()) for conn in readers]  # type: ignore[no-untyped-call]
+                streams = mysql_rows.streams(tables, len(readers))
+                threads = [
+                    threading.Thread(
+                        target=read, args=(conn, stream), name=f"dbcopy-read-{i}", daemon=True
+                    )
+                    for i, (conn, stream) in enumerate(zip(readers, streams, strict=False))
+                ]
                 try:
-                    for thread in workers:
-                        thread.start()
-                    threads = [
-                        threading.Thread(
-                            target=read, args=(reader.stdout,), name=f"dbcopy-read-{i}", daemon=True
-                        )
-                        for i, reader in enumerate(readers)
-                    ]
-                    for thread in threads:
+                    for thread in [*workers, *threads]:
                         thread.start()
                     for thread in threads:
                         thread.join()
@@ -814,118 +815,100 @@ class MysqlEngine:
                     for _ in builders:
                         finished.put(None)
                     if failures or attempt.aborted:
-                        self._kill_sessions(sessions)
+                        kill_all()
                     for _ in loaders:
                         _put(batches, None, failures, attempt)
-                    for thread in workers:
-                        if thread.is_alive() or thread.ident is not None:
+                    for thread in [*workers, *threads]:
+                        if thread.ident is not None:
                             thread.join()
-                    for reader in readers:
-                        if failures:
-                            kill_group(reader)
-                        reader.wait()
-                errors = [(reader.returncode, attempt.stderr(reader)) for reader in readers]
                 completed = not failures
         finally:
             if not completed:
-                self._kill_sessions(sessions)
-            for conn in [*loaders, *builders]:
+                kill_all()
+            for conn in [*loaders, *builders, *readers]:
                 with contextlib.suppress(Exception):
                     conn.close()
         attempt.check()
         if failures:
             first = failures[0]
             if isinstance(first, pymysql.Error):
-                raise self._error(first, "loading the data") from None
-            if isinstance(first, mysql_rows.LoadRefused):
-                raise CopyError(f"The target refused the data: {first}") from None
+                raise self._error(first, "copying the rows") from None
+            if isinstance(first, mysql_rows.RowsRefused):
+                raise CopyError(f"Copying the rows failed: {first}") from None
             raise first
-        for returncode, stderr in errors:
-            attempt.raise_for(returncode, stderr, what="mariadb (rows)")
         return counts, loaded
 
-    def _start_readers(
-        self,
-        attempt: Attempt,
-        stack: contextlib.ExitStack,
-        source_options: str,
-        tables: list[mysql_rows.RowTable],
-        nonce: str,
-    ) -> list[subprocess.Popen[bytes]]:
-        """The client processes that read the tables, all in one snapshot.
+    def _start_readers(self, count: int) -> list[pymysql.connections.Connection[Any]]:
+        """Sessions on the source, each in a transaction of one and the same snapshot.
 
-        One reader per loader when the source lets this session block commits for a moment
-        (MariaDB's ``BACKUP STAGE BLOCK_COMMIT``, which needs the RELOAD privilege that
-        Railway's ``root`` has): every reader starts its snapshot while no transaction can
-        commit, so they all see the same instant; commits wait only until each reader has said
-        it has its snapshot, and never longer than the readers' connect timeout (then the lock's
-        session is killed, which releases it, and the attempt fails as transient). Otherwise one
-        reader reads every table.
+        Several when the source lets a session block commits for a moment (MariaDB's
+        ``BACKUP STAGE BLOCK_COMMIT``, which needs the RELOAD privilege that Railway's ``root``
+        has): the readers are connected first, and only their ``START TRANSACTION WITH
+        CONSISTENT SNAPSHOT`` happens while no transaction can commit, so that they all see the
+        same instant. Commits never wait longer than the connect timeout: then the lock's
+        session and the readers' are killed, which releases it, and the attempt fails as
+        transient. Otherwise one reader reads every table.
         """
-        count = min(self.jobs, len(tables))
-        control = self._block_commits() if count > 1 else None
-        if control is None:
-            count = 1
-        logger.info("reading the rows with %d client(s) in one snapshot", count)
-        readers: list[subprocess.Popen[bytes]] = []
-        released = threading.Event()
-
-        def release() -> None:
-            """Production's commits must not wait on a reader that does not start."""
-            released.set()
-            if control is not None:
-                with contextlib.suppress(pymysql.Error):
-                    killer = self._connect(self.source)
-                    try:
-                        with killer.cursor() as cur:
-                            cur.execute(f"KILL CONNECTION {int(control.thread_id())}")  # type: ignore[no-untyped-call]
-                    finally:
-                        killer.close()
-            for reader in list(readers):
-                kill_group(reader)
-
-        timer = threading.Timer(self.limits.connect_timeout + 5, release)
-        if control is not None:
-            timer.start()
+        readers: list[pymysql.connections.Connection[Any]] = []
         try:
-            for number, stream in enumerate(mysql_rows.streams(tables, count)):
-                script = os.path.join(os.path.dirname(source_options), f"select-{number}.sql")
-                with open(script, "wb") as handle:
-                    handle.write(mysql_rows.select_script(stream, nonce))
-                script_input = stack.enter_context(open(script, "rb"))  # noqa: SIM115
-                reader = stack.enter_context(
-                    attempt.spawn(
-                        self._reader_command(source_options),
-                        env=attempt.env(),
-                        stdin=script_input,
-                        stdout=subprocess.PIPE,
-                    )
+            for _ in range(max(count, 1)):
+                conn = self._connect(self.source)
+                readers.append(conn)
+                for statement in (
+                    "SET SESSION time_zone = '+00:00'",
+                    "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                    # The server waits for this process when the loaders are behind.
+                    f"SET SESSION net_write_timeout = {int(self.limits.stall_timeout)}",
+                    # Values as the bytes they are stored as.
+                    "SET NAMES binary",
+                ):
+                    conn.query(statement)
+            control = self._block_commits() if count > 1 else None
+            if control is None:
+                for conn in readers[1:]:
+                    conn.close()
+                del readers[1:]
+            logger.info("reading the rows with %d session(s) in one snapshot", len(readers))
+            released = threading.Event()
+            held = [control] if control is not None else []
+
+            def release() -> None:
+                """Production's commits must not wait on a reader that does not start."""
+                released.set()
+                self._kill_sessions(
+                    [int(conn.thread_id()) for conn in [*held, *readers]],  # type: ignore[no-untyped-call]
+                    self.source,
                 )
-                if reader.stdout is None:
-                    raise RuntimeError("the client's pipe was not opened")
-                widen_pipe(reader.stdout.fileno(), READ_BYTES)
-                readers.append(reader)
-            for reader in readers:
-                ready = reader.stdout.readline() if reader.stdout else b""
+
+            timer = threading.Timer(self.limits.connect_timeout + 5, release)
+            if control is not None:
+                timer.start()
+            try:
+                for conn in readers:
+                    self._snapshot(conn)
+            except pymysql.Error:
                 if released.is_set():
                     raise TransientCopyError(
-                        "The source's clients did not start their snapshot in time; the "
+                        "The source's readers did not start their snapshot in time; the "
                         "source's commits were released."
-                    )
-                if ready != f"{nonce} ready\n".encode("ascii"):
-                    reader.wait()
-                    attempt.raise_for(
-                        reader.returncode or 1, attempt.stderr(reader), what="mariadb (rows)"
-                    )
-                    raise CopyError("The source's client did not start its snapshot.")
-        finally:
-            timer.cancel()
-            if control is not None:
-                with contextlib.suppress(pymysql.Error):
-                    control.query("BACKUP STAGE END")
+                    ) from None
+                raise
+            finally:
+                timer.cancel()
+                if control is not None:
+                    with contextlib.suppress(pymysql.Error):
+                        control.query("BACKUP STAGE END")
+                    with contextlib.suppress(Exception):
+                        control.close()
+        except BaseException:
+            for conn in readers:
                 with contextlib.suppress(Exception):
-                    control.close()
+                    conn.close()
+            raise
         return readers
+
+    def _snapshot(self, conn: pymysql.connections.Connection[Any]) -> None:
+        conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT")
 
     def _block_commits(self) -> pymysql.connections.Connection[Any] | None:
         """A source session that blocks commits (until ``BACKUP STAGE END`` or its close), or
@@ -946,24 +929,6 @@ class MysqlEngine:
             control.close()
             return None
         return control
-
-    def _reader_command(self, source_options: str) -> list[str]:
-        return [
-            "mariadb",
-            f"--defaults-file={source_options}",
-            "--batch",
-            "--skip-column-names",
-            "--quick",
-            # Flushed after each statement, so that the line saying the snapshot is taken
-            # arrives at once.
-            "--unbuffered",
-            "--default-character-set=binary",
-            "--local-infile=0",
-            "--skip-reconnect",
-            f"--max-allowed-packet={1024 * 1024 * 1024}",
-            "--database",
-            self.source.database,
-        ]
 
     def _warnings(self, conn: pymysql.connections.Connection[Any]) -> str:
         with contextlib.suppress(pymysql.Error), conn.cursor() as cur:
@@ -1109,13 +1074,13 @@ class MysqlEngine:
                 details={"tables": mismatched, "auto_increment": behind},
             )
 
-    def _kill_sessions(self, sessions: list[int]) -> None:
+    def _kill_sessions(self, sessions: list[int], url: DatabaseUrl | None = None) -> None:
         """End the loaders' server sessions (the connection, not only the query: a session
-        left open keeps its transaction's locks)."""
+        left open keeps its transaction's locks), or those of ``url``'s server."""
         if not sessions:
             return
         with contextlib.suppress(pymysql.Error):
-            conn = self._connect(self.target)
+            conn = self._connect(url or self.target)
             try:
                 with conn.cursor() as cur:
                     for session in list(sessions):
@@ -1151,13 +1116,19 @@ class MysqlEngine:
 class _KeyDeferrer:
     """Takes secondary and foreign keys out of each CREATE TABLE, to be added after the data.
 
+    Building a key afterwards reads the whole table again; for a table of wide rows (``wide``:
+    posts with their content, say) that costs more than keeping its few, short secondary keys
+    up to date while it loads (measured in docs/performance.md), so those stay, but for the
+    foreign keys.
+
     ``SHOW CREATE TABLE`` (which both dump tools print) puts every column and key on a line of
     its own. Kept in place: the primary key; FULLTEXT and SPATIAL keys (adding the first one
     later rebuilds the table); and every unique key of a table without a primary key (InnoDB
     clusters such a table on it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, wide: set[str] | frozenset[str] = frozenset()) -> None:
+        self.wide = wide
         self.deferred: dict[str, tuple[list[str], list[str]]] = {}
         self._table: str | None = None
         self._lines: list[bytes] = []
@@ -1183,7 +1154,9 @@ class _KeyDeferrer:
             text = item.strip().rstrip(b",")
             if text.startswith(b"CONSTRAINT") and b" FOREIGN KEY " in text:
                 foreign.append(text.decode("utf-8"))
-            elif text.startswith(b"KEY ") or (has_primary and text.startswith(b"UNIQUE KEY ")):
+            elif table not in self.wide and (
+                text.startswith(b"KEY ") or (has_primary and text.startswith(b"UNIQUE KEY "))
+            ):
                 keys.append(text.decode("utf-8"))
             else:
                 kept.append(b"  " + text)

@@ -1,42 +1,44 @@
-"""MySQL and MariaDB rows as tab-separated lines, loaded with ``LOAD DATA LOCAL`` from a stream.
+"""MySQL and MariaDB rows read and written in the servers' own wire format, never as SQL text.
 
-The server parses ``LOAD DATA`` input far more cheaply than the text of extended INSERTs, which
-was the limit of the dump-and-INSERT copy (docs/performance.md). The lines come from the
-server's own client (``mariadb``/``mysql --batch``) reading every table in one consistent
-snapshot; this module says what that client runs, cuts its output into batches of whole rows,
-and sends each batch to a target session as the "file" of one ``LOAD DATA LOCAL`` statement.
+Parsing text was the limit of every copy that goes through it: the target server reads an
+extended INSERT, or ``LOAD DATA`` input, one byte at a time (half the server's time on a
+WordPress copy, docs/performance.md). Here the rows never become text that a server parses:
 
-The batch mode of the client escapes a value's tab, newline, backslash and NUL as ``\\t``,
-``\\n``, ``\\\\`` and ``\\0``, which is ``LOAD DATA``'s own default escaping, so one line is one
-row and a value comes back byte for byte (``CHARACTER SET binary`` on both sides: no
-conversion). It prints SQL NULL as ``NULL``, the same as the string ``'NULL'``; a nullable
-column is therefore read with a second column, ``c IS NULL``, and loaded through a variable.
+- a reader session runs one ``SELECT`` per table in its snapshot and reads the result's row
+  packets straight off its socket. In the text protocol a row is its values one after the
+  other, each a length-prefixed string (``character_set_results = binary``: the stored bytes);
+- a loader session sends them to a prepared multi-row ``INSERT`` (``COM_STMT_EXECUTE``), whose
+  string parameters are the very same length-prefixed strings. A row's bytes are copied into
+  the execute packet as they came, without looking at its values, once the row's first column,
+  a flag per nullable column (``c IS NULL``), says that none is NULL; NULL values, which the
+  two formats write differently, are set in the packet's NULL bitmap instead.
+
 BIT values are read as numbers (``c + 0``), spatial values as hex and FLOAT values as doubles
 (whose text keeps every bit), and written back with the matching function; generated columns
-are left to the server.
+are left to the server. The server answers each execute with the rows it stored and its
+warnings: a batch with a warning (a value it could not take as it came) fails the copy.
 
-The file access of ``LOAD DATA LOCAL`` is confined here. The protocol lets a server answer a
-query with "send me this file", and a client library that honours it reads the file from the
-worker's disk. PyMySQL's own handler stays off on every session (a request in answer to any
-other query fails that session); :func:`load_local` sends one ``LOAD DATA`` statement itself,
-answers the request that may follow with the bytes it was given and nothing else, and refuses
-a request for any name but the one in its own statement. No file is ever opened.
+No ``LOAD DATA LOCAL``: no session of the copy ever lets a server ask for a file.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
 from pymysql.constants import COMMAND
-from pymysql.protocol import LoadLocalPacketWrapper, OKPacketWrapper
+from pymysql.protocol import OKPacketWrapper
 
-# One data packet of the LOCAL INFILE exchange; far below any server's max_allowed_packet.
-PACKET_BYTES = 1 << 20
+# Placeholders of one prepared statement: a few thousand keep the prepare quick (the server
+# describes every parameter in its answer) and the execute packets at a few hundred KB to MB.
+MAX_PARAMS = 8192
+READ_BYTES = 1 << 20
+_WHOLE_PACKET = 0xFFFFFF  # a payload of this length goes on in the next packet
+_NULL = 0xFB
+_BLOB = b"\xfc\x00"  # MYSQL_TYPE_BLOB, the type every parameter is sent as (bytes as they are)
 _SPATIAL = {
     "geometry",
     "point",
@@ -48,11 +50,10 @@ _SPATIAL = {
     "geometrycollection",
     "geomcollection",
 }
-_FILE_NAME = re.compile(rb"understudy-stream-[0-9a-f]{32}")
 
 
-class LoadRefused(Exception):
-    """The server did not take a batch the way ``LOAD DATA LOCAL`` should be taken."""
+class RowsRefused(Exception):
+    """A server did not answer the way the protocol says."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,21 @@ class RowTable:
     columns: tuple[Column, ...]
     size: int = 0
 
+    @property
+    def nullable(self) -> int:
+        return sum(column.nullable for column in self.columns)
+
+    @property
+    def rows_per_statement(self) -> int:
+        """The largest power of two whose rows fit in one statement's placeholders."""
+        rows = max(MAX_PARAMS // len(self.columns), 1)
+        return 1 << (rows.bit_length() - 1)
+
     def select(self) -> str:
-        """The statement the client runs for this table: one output column per value, plus
-        one ``IS NULL`` flag per nullable column."""
-        fields: list[str] = []
+        """The reader's statement: a first column of ``0``/``1`` flags, one per nullable column
+        (``''`` where there is none), then one column per value."""
+        flags = [f"{ident(column.name)} IS NULL" for column in self.columns if column.nullable]
+        fields = [f"CONCAT({', '.join(flags)})" if flags else "''"]
         for column in self.columns:
             name = ident(column.name)
             if column.kind == "bit":
@@ -94,47 +106,21 @@ class RowTable:
                 fields.append(f"HEX({name})")
             else:
                 fields.append(name)
-            if column.nullable:
-                fields.append(f"{name} IS NULL")
         return f"SELECT {', '.join(fields)} FROM {ident(self.name)}"  # noqa: S608 - quoted names
 
-    def load(self, file_name: str) -> bytes:
-        """The ``LOAD DATA LOCAL`` statement that takes the lines :meth:`select` produces."""
-        targets: list[str] = []
-        assignments: list[str] = []
-        for number, column in enumerate(self.columns):
-            name = ident(column.name)
-            # MariaDB gives a 0 loaded straight into an AUTO_INCREMENT column a new number once
-            # the statement has a SET clause, whatever NO_AUTO_VALUE_ON_ZERO says; through a
-            # variable it stays 0.
-            direct = (
-                column.kind in ("plain", "float")
-                and not column.nullable
-                and not column.auto_increment
-            )
-            if direct:
-                targets.append(name)
-                continue
-            value = f"@v{number}"
-            targets.append(value)
+    def insert(self, rows: int) -> str:
+        """The loader's prepared statement for ``rows`` rows."""
+        values = []
+        for column in self.columns:
             if column.kind == "bit":
-                expression = f"CAST({value} AS UNSIGNED)"
+                values.append("CAST(? AS UNSIGNED)")
             elif column.kind == "spatial":
-                expression = f"UNHEX({value})"
+                values.append("UNHEX(?)")
             else:
-                expression = value
-            if column.nullable:
-                targets.append(f"@n{number}")
-                expression = f"IF(@n{number} = '1', NULL, {expression})"
-            assignments.append(f"{name} = {expression}")
-        statement = (
-            f"LOAD DATA LOCAL INFILE '{file_name}' INTO TABLE {ident(self.name)} "
-            "CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
-            f"LINES TERMINATED BY '\\n' ({', '.join(targets)})"
-        )
-        if assignments:
-            statement += " SET " + ", ".join(assignments)
-        return statement.encode("utf-8")
+                values.append("?")
+        row = f"({', '.join(values)})"
+        names = ", ".join(ident(column.name) for column in self.columns)
+        return f"INSERT INTO {ident(self.name)} ({names}) VALUES {', '.join([row] * rows)}"  # noqa: S608
 
 
 def read_tables(
@@ -176,18 +162,9 @@ def read_tables(
     return sorted(tables, key=lambda table: table.size, reverse=True)
 
 
-def new_file_name() -> str:
-    """The name the ``LOAD DATA`` statements give their stream: random, so a server cannot
-    guess it, and matched exactly when the server asks for it."""
-    return "understudy-stream-" + secrets.token_hex(16)
-
-
-def marker(nonce: str, number: int) -> bytes:
-    return f"{nonce} {number}".encode("ascii")
-
-
 def streams(tables: Sequence[RowTable], count: int) -> list[list[tuple[int, RowTable]]]:
-    """The tables (largest first) dealt to ``count`` readers, each to the least loaded."""
+    """The tables, in the order given, dealt to ``count`` readers, each to the least loaded;
+    a table keeps its place's number."""
     dealt: list[list[tuple[int, RowTable]]] = [[] for _ in range(max(count, 1))]
     loads = [0] * len(dealt)
     for number, table in enumerate(tables):
@@ -197,124 +174,199 @@ def streams(tables: Sequence[RowTable], count: int) -> list[list[tuple[int, RowT
     return [stream for stream in dealt if stream]
 
 
-def select_script(tables: Sequence[tuple[int, RowTable]], nonce: str) -> bytes:
-    """What one client runs: its snapshot, a line ``<nonce> ready`` once it has it, then each
-    of its tables (numbered in increasing order) after a line that names it."""
-    lines = [
-        "SET SESSION time_zone = '+00:00';",
-        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;",
-        "START TRANSACTION WITH CONSISTENT SNAPSHOT;",
-        f"SELECT '{nonce} ready';",
-    ]
-    for number, table in tables:
-        lines.append(f"SELECT '{marker(nonce, number).decode('ascii')}';")
-        lines.append(table.select() + ";")
-    lines.append("COMMIT;")
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def load_local(
-    conn: pymysql.connections.Connection[Any],
-    statement: bytes,
-    file_name: str,
-    data: Sequence[bytes],
-) -> tuple[int, int]:
-    """Run one ``LOAD DATA LOCAL`` statement whose file is ``data``; (rows, warnings).
-
-    Uses PyMySQL's packet layer directly: its own LOCAL INFILE handler would open whatever
-    file the server names.
-    """
-    conn._execute_command(COMMAND.COM_QUERY, statement)  # type: ignore[attr-defined]
-    packet = conn._read_packet()  # type: ignore[no-untyped-call]  # an error packet raises
-    if not packet.is_load_local_packet():
-        if packet.is_ok_packet():
-            raise LoadRefused("the server took the LOAD DATA statement without asking for data")
-        raise LoadRefused("the server answered the LOAD DATA statement out of protocol")
-    asked = bytes(LoadLocalPacketWrapper(packet).filename)
-    if asked != file_name.encode("ascii") or not _FILE_NAME.fullmatch(asked):
-        conn.write_packet(b"")  # nothing is sent: the end of an empty "file"
-        conn._read_packet()  # type: ignore[no-untyped-call]
-        raise LoadRefused("the server asked for a file other than the copy's own stream")
-    for block in data:
-        view = memoryview(block)
-        for start in range(0, len(view), PACKET_BYTES):
-            conn.write_packet(view[start : start + PACKET_BYTES])
-    conn.write_packet(b"")
-    reply = conn._read_packet()  # type: ignore[no-untyped-call]
-    if not reply.is_ok_packet():
-        raise LoadRefused("the server answered the end of the data out of protocol")
-    ok = OKPacketWrapper(reply)
-    return int(ok.affected_rows), int(ok.warning_count)
-
-
 def ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
 @dataclass
 class Batch:
-    """Whole rows of one table, as the blocks they were read in."""
+    """Whole rows of one table: each row's values as an execute packet carries them, and
+    where the NULLs are (row in the batch, column)."""
 
     table: int
-    blocks: list[bytes]
-    rows: int
-    size: int
+    values: list[bytes] = field(default_factory=list)
+    nulls: list[tuple[int, int]] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def rows(self) -> int:
+        return len(self.values)
 
 
-def batches(
-    stream: Any, nonce: str, tables: int, *, batch_bytes: int, read_bytes: int = 1 << 20
-) -> Iterable[Batch]:
-    """Cut the client's output into batches of whole rows of one table each.
+def read_rows(
+    conn: pymysql.connections.Connection[Any],
+    number: int,
+    table: RowTable,
+    *,
+    batch_bytes: int,
+    read_bytes: int = READ_BYTES,
+) -> Iterator[Batch]:
+    """Run ``table``'s select on ``conn`` (in its snapshot) and cut the rows into batches of
+    at most ``batch_bytes`` and ``table.rows_per_statement`` rows; ``number`` is the table's
+    in the batches."""
+    conn._execute_command(COMMAND.COM_QUERY, table.select().encode("utf-8"))  # type: ignore[attr-defined]
+    header = conn._read_packet()  # type: ignore[no-untyped-call]  # an error packet raises
+    if header.read_length_encoded_integer() != len(table.columns) + 1:
+        raise RowsRefused("the source's result has other columns than its select")
+    for _ in table.columns:
+        conn._read_packet()  # type: ignore[no-untyped-call]
+    conn._read_packet()  # type: ignore[no-untyped-call]  # the flags' column
+    if not conn._read_packet().is_eof_packet():  # type: ignore[no-untyped-call]
+        raise RowsRefused("the source's result has other columns than its select")
+    rows = _row_payloads(conn._rfile, read_bytes)  # type: ignore[attr-defined]
+    width = len(table.columns)
+    limit = table.rows_per_statement
+    flags = table.nullable
+    none_null = b"0" * flags
+    batch = Batch(number)
+    for row in rows:
+        # The flags' column: one length byte (fewer than 251 nullable columns), then a 0 or a
+        # 1 per nullable column.
+        if flags < 251 and row[0] == flags and row[1 : 1 + flags] == none_null:
+            values = row[1 + flags :]
+        else:
+            values = _without_nulls(row, width, batch.rows, batch.nulls, table)
+        batch.values.append(values)
+        batch.size += len(values)
+        if batch.rows >= limit or batch.size >= batch_bytes:
+            yield batch
+            batch = Batch(number)
+    if batch.values:
+        yield batch
 
-    A line ``<nonce> <n>`` starts table ``n``. Rows are counted by their newlines (a value's
-    newlines are escaped), each byte is searched once for the marker and once for the end of
-    its line, and is copied only when a row spans two reads.
-    """
-    tag = nonce.encode("ascii") + b" "
-    table = -1
-    blocks: list[bytes] = []
-    rows = size = 0
-    # The start of an unfinished row, in the pieces it was read in (a row of many MB is joined
-    # once, not once per read).
-    carry: list[bytes] = []
+
+def _row_payloads(stream: Any, read_bytes: int) -> Iterator[bytes]:
+    """The payloads of a text result's row packets, up to its end (EOF) packet."""
+    data = b""
+    pos = 0
+    pieces: list[bytes] = []  # a row of 16 MB or more comes in several packets
     while True:
+        end = len(data)
+        while end - pos >= 4:
+            length = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
+            start = pos + 4
+            if end - start < length:
+                break
+            pos = start + length
+            if length == _WHOLE_PACKET:
+                pieces.append(data[start:pos])
+                continue
+            if pieces:
+                pieces.append(data[start:pos])
+                yield b"".join(pieces)
+                pieces = []
+                continue
+            first = data[start] if length else -1
+            if first == 0xFE and length < 9:
+                if pos != end:
+                    raise RowsRefused("the source sent more after the end of a result")
+                return
+            if first == 0xFF:
+                pymysql.err.raise_mysql_exception(data[start:pos])
+            yield data[start:pos]
         chunk = stream.read1(read_bytes)
         if not chunk:
-            break
-        end = chunk.rfind(b"\n") + 1
-        if end == 0:
-            carry.append(chunk)
+            raise RowsRefused("the source's result ended inside a row")
+        data = data[pos:] + chunk if pos < end else chunk
+        pos = 0
+
+
+def _without_nulls(
+    row: bytes, width: int, row_number: int, nulls: list[tuple[int, int]], table: RowTable
+) -> bytes:
+    """A row's values without its NULLs (which are recorded in ``nulls``)."""
+    pos = _skip_value(row, 0)
+    kept: list[bytes] = []
+    for column in range(width):
+        if pos >= len(row):
+            raise RowsRefused(f"a row of {table.name} has fewer values than columns")
+        if row[pos] == _NULL:
+            nulls.append((row_number, column))
+            pos += 1
             continue
-        data = b"".join([*carry, chunk[:end]]) if carry else chunk[:end]
-        carry = [chunk[end:]] if end < len(chunk) else []
-        start = 0
-        while True:
-            found = data.find(tag, start)
-            while found > 0 and data[found - 1] != 0x0A:  # not at a line start: a value
-                found = data.find(tag, found + 1)
-            piece_end = len(data) if found < 0 else found
-            if piece_end > start:
-                if table < 0:
-                    raise LoadRefused("the client printed rows before the first table")
-                piece = data[start:piece_end]
-                blocks.append(piece)
-                rows += piece.count(b"\n")
-                size += len(piece)
-            if found < 0:
-                break
-            line_end = data.index(b"\n", found)
-            if blocks:
-                yield Batch(table, blocks, rows, size)
-                blocks, rows, size = [], 0, 0
-            number = data[found + len(tag) : line_end]
-            if not number.isdigit() or not table < int(number) < tables:
-                raise LoadRefused("the client's output names tables out of order")
-            table = int(number)
-            start = line_end + 1
-        if size >= batch_bytes:
-            yield Batch(table, blocks, rows, size)
-            blocks, rows, size = [], 0, 0
-    if carry:
-        raise LoadRefused("the client's output ended inside a row")
-    if blocks:
-        yield Batch(table, blocks, rows, size)
+        end = _skip_value(row, pos)
+        kept.append(row[pos:end])
+        pos = end
+    if pos != len(row):
+        raise RowsRefused(f"a row of {table.name} has more values than columns")
+    return b"".join(kept)
+
+
+def _skip_value(row: bytes, pos: int) -> int:
+    """Where the length-prefixed value at ``pos`` ends."""
+    first = row[pos]
+    if first < 0xFB:
+        return pos + 1 + first
+    if first == 0xFC:
+        return pos + 3 + int.from_bytes(row[pos + 1 : pos + 3], "little")
+    if first == 0xFD:
+        return pos + 4 + int.from_bytes(row[pos + 1 : pos + 4], "little")
+    if first == 0xFE:
+        return pos + 9 + int.from_bytes(row[pos + 1 : pos + 9], "little")
+    raise RowsRefused("a value with an invalid length")
+
+
+class Inserter:
+    """One loader session's prepared statements: a statement per table for each power of two
+    rows up to the table's ``rows_per_statement``, so that any batch is a few executes."""
+
+    def __init__(self, conn: pymysql.connections.Connection[Any], max_packet: int) -> None:
+        self.conn = conn
+        self.max_packet = max_packet
+        self.statements: dict[tuple[int, int], bytes] = {}
+
+    def insert(self, table: RowTable, batch: Batch) -> tuple[int, int]:
+        """Send ``batch``; (rows the server stored, warnings)."""
+        stored = warnings = 0
+        done = 0
+        while done < batch.rows:
+            count = 1 << ((batch.rows - done).bit_length() - 1)
+            rows, warned = self._execute(table, batch, done, count)
+            stored += rows
+            warnings += warned
+            done += count
+        return stored, warnings
+
+    def _execute(self, table: RowTable, batch: Batch, first: int, count: int) -> tuple[int, int]:
+        head = self._prepared(batch.table, table, count)
+        width = len(table.columns)
+        params = count * width
+        bitmap = bytearray((params + 7) // 8)
+        for row, column in batch.nulls:
+            if first <= row < first + count:
+                bit = (row - first) * width + column
+                bitmap[bit >> 3] |= 1 << (bit & 7)
+        values = batch.values[first : first + count]
+        size = len(head) + len(bitmap) + 1 + 2 * params + sum(len(value) for value in values)
+        if size >= self.max_packet:
+            raise RowsRefused(
+                f"a row of {table.name} is larger than the target's max_allowed_packet "
+                f"({self.max_packet} bytes)"
+            )
+        payload = b"".join([head, bitmap, b"\x01", _BLOB * params, *values])
+        self.conn._execute_command(COMMAND.COM_STMT_EXECUTE, payload)  # type: ignore[attr-defined]
+        reply = self.conn._read_packet()  # type: ignore[no-untyped-call]  # an error raises
+        if not reply.is_ok_packet():
+            raise RowsRefused("the target answered an insert out of protocol")
+        ok = OKPacketWrapper(reply)
+        return int(ok.affected_rows), int(ok.warning_count)
+
+    def _prepared(self, number: int, table: RowTable, count: int) -> bytes:
+        """The start of an execute packet for ``count`` rows of ``table`` (its statement is
+        prepared on first use)."""
+        key = (number, count)
+        if key not in self.statements:
+            conn = self.conn
+            conn._execute_command(COMMAND.COM_STMT_PREPARE, table.insert(count).encode("utf-8"))  # type: ignore[attr-defined]
+            answer = conn._read_packet().get_all_data()  # type: ignore[no-untyped-call]
+            if answer[:1] != b"\x00" or len(answer) < 9:
+                raise RowsRefused("the target answered a prepare out of protocol")
+            statement, columns, params = struct.unpack("<IHH", answer[1:9])
+            if params != count * len(table.columns) or columns:
+                raise RowsRefused("the target prepared another statement than the copy's")
+            for _ in range(params):
+                conn._read_packet()  # type: ignore[no-untyped-call]
+            conn._read_packet()  # type: ignore[no-untyped-call]  # EOF
+            # No cursor, one iteration.
+            self.statements[key] = struct.pack("<IBI", statement, 0, 1)
+        return self.statements[key]

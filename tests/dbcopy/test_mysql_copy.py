@@ -59,7 +59,7 @@ def test_a_copy_is_exact(mysql_source: Database, mysql_target: Database) -> None
     assert copied == snapshot(mysql_source)
     assert copied["trigger"] == ("posts_title",)
     assert report.engine == "mariadb"
-    assert report.method == "load-data"
+    assert report.method == "prepared-insert"
     assert report.row_counts == {"authors": 50, "posts": 2970}
 
 

@@ -1,8 +1,10 @@
-"""The MariaDB row stream (LOAD DATA LOCAL from the client's batch output), value by value."""
+"""The MySQL/MariaDB rows in the wire format: read off the reader's socket, written by prepared
+INSERTs, value by value."""
 
 from __future__ import annotations
 
 import io
+import struct
 from typing import Any
 
 import pymysql
@@ -13,7 +15,7 @@ from staging.dbcopy.addresses import checked
 from staging.dbcopy.errors import CopyError
 from staging.dbcopy.mysql import MysqlEngine, connect
 from staging.dbcopy.urls import parse_url
-from tests.fixtures_dbcopy import MYSQL_HOST, MYSQL_PORT, Database, _mysql_admin, as_owner
+from tests.fixtures_dbcopy import Database, _mysql_admin, as_owner
 
 AWKWARD = [
     "CREATE TABLE `odd ``name``` (id int NOT NULL AUTO_INCREMENT PRIMARY KEY,"
@@ -69,7 +71,7 @@ def fill(database: Database) -> None:
             cur.execute(statement)
 
 
-@pytest.mark.parametrize("stream_rows", [True, False], ids=["load-data", "dump-insert"])
+@pytest.mark.parametrize("stream_rows", [True, False], ids=["prepared-insert", "dump-insert"])
 def test_awkward_values_come_back_byte_for_byte(
     mysql_source: Database,
     mysql_target: Database,
@@ -81,7 +83,7 @@ def test_awkward_values_come_back_byte_for_byte(
 
     report = copy_database(mysql_source.url, mysql_target.url)
 
-    assert report.method == ("load-data" if stream_rows else "parallel-load")
+    assert report.method == ("prepared-insert" if stream_rows else "parallel-load")
     expected, copied = rows(mysql_source), rows(mysql_target)
     assert len(expected["odd"]) == 4
     if not stream_rows:
@@ -96,7 +98,7 @@ def test_awkward_values_come_back_byte_for_byte(
 
 
 class FakeStream:
-    """The client's stdout, handed out in reads of a chosen size."""
+    """A socket's bytes, handed out in reads of a chosen size."""
 
     def __init__(self, data: bytes, size: int) -> None:
         self.data = io.BytesIO(data)
@@ -106,88 +108,112 @@ class FakeStream:
         return self.data.read(min(size, self.size))
 
 
-NONCE = "understudy-table-" + "ab" * 16
+def packet(payload: bytes) -> bytes:
+    return struct.pack("<I", len(payload))[:3] + b"\x00" + payload
+
+
+EOF_PACKET = packet(b"\xfe\x00\x00\x02\x00")
 
 
 @pytest.mark.parametrize("read_size", [1, 3, 7, 64, 1 << 20])
-def test_batches_cut_whole_rows_per_table_whatever_the_reads(read_size: int) -> None:
-    output = (
-        f"{NONCE} 0\na\t1\nb\\n\t2\n{NONCE} 1\n{NONCE} 2\nx {NONCE} 1\t3\n{NONCE}x\t4\n"
-    ).encode()
+def test_row_packets_come_whole_whatever_the_reads(read_size: int) -> None:
+    rows = [b"\x00\x01a", b"\x00" + b"\xfb", b"\x00\x03\xfe\xff\x00"]
+    data = b"".join(packet(row) for row in rows) + EOF_PACKET
 
-    found = list(mysql_rows.batches(FakeStream(output, read_size), NONCE, 3, batch_bytes=1 << 20))
+    found = list(mysql_rows._row_payloads(FakeStream(data, read_size), 1 << 20))
 
-    assert [(b.table, b"".join(b.blocks), b.rows) for b in found] == [
-        (0, b"a\t1\nb\\n\t2\n", 2),
-        (2, f"x {NONCE} 1\t3\n{NONCE}x\t4\n".encode(), 2),
-    ]
+    assert found == rows
 
 
-def test_batches_are_cut_at_the_batch_size() -> None:
-    output = f"{NONCE} 0\n".encode() + b"row\n" * 1000
+def test_a_row_of_16_mb_or_more_is_joined_from_its_packets() -> None:
+    big = b"\x00\xfe" + (20_000_000).to_bytes(8, "little") + b"v" * 20_000_000
+    pieces = [big[i : i + 0xFFFFFF] for i in range(0, len(big), 0xFFFFFF)]
+    data = b"".join(packet(piece) for piece in pieces) + packet(b"\x00\x01x") + EOF_PACKET
 
-    found = list(mysql_rows.batches(FakeStream(output, 64), NONCE, 1, batch_bytes=400))
+    found = list(mysql_rows._row_payloads(FakeStream(data, 1 << 20), 1 << 20))
 
-    assert sum(b.rows for b in found) == 1000
-    assert all(b"".join(b.blocks).count(b"\n") == b.rows for b in found)
-    assert len(found) > 5
+    assert found == [big, b"\x00\x01x"]
 
 
 @pytest.mark.parametrize(
-    "output",
+    "data",
     [
-        b"row before any table\n",
-        f"{NONCE} 1\n{NONCE} 0\n".encode(),
-        f"{NONCE} 7\n".encode(),
-        f"{NONCE} zero\n".encode(),
-        f"{NONCE} 0\nunfinished row".encode(),
+        packet(b"\x00\x01a") + b"\x05\x00\x00",
+        packet(b"\x00\x01a") + EOF_PACKET + packet(b"\x00\x01b"),
     ],
-    ids=["no-table", "out-of-order", "unknown-table", "not-a-number", "cut-row"],
+    ids=["cut-row", "more-after-the-end"],
 )
-def test_output_that_does_not_follow_the_script_is_refused(output: bytes) -> None:
-    with pytest.raises(mysql_rows.LoadRefused):
-        list(mysql_rows.batches(FakeStream(output, 5), NONCE, 2, batch_bytes=1 << 20))
+def test_a_result_out_of_protocol_is_refused(data: bytes) -> None:
+    with pytest.raises(mysql_rows.RowsRefused):
+        list(mysql_rows._row_payloads(FakeStream(data, 5), 1 << 20))
 
 
-def test_a_server_asking_for_another_file_gets_nothing(
-    mysql_target: Database, tmp_path: Any
-) -> None:
-    """The server names the file; only the copy's own stream name is answered, and no file is
-    opened whatever name the statement carries."""
-    secret = tmp_path / "secret.txt"
-    secret.write_text("worker secret\n")
-    with _mysql_admin(mysql_target.name) as admin, admin.cursor() as cur:
-        cur.execute("CREATE TABLE t (a text)")
-    conn = pymysql.connect(
-        host=MYSQL_HOST,
-        port=MYSQL_PORT,
-        user=mysql_target.user,
-        password=mysql_target.password,
-        database=mysql_target.name,
-        client_flag=pymysql.constants.CLIENT.LOCAL_FILES,
+def test_an_error_inside_the_result_raises_the_servers_error() -> None:
+    error = packet(b"\xff\x15\x05#HY000query was killed")
+
+    with pytest.raises(pymysql.err.OperationalError, match="killed"):
+        list(mysql_rows._row_payloads(FakeStream(packet(b"\x00\x01a") + error, 64), 64))
+
+
+def test_nulls_leave_the_values_and_go_to_the_bitmap() -> None:
+    table = mysql_rows.RowTable(
+        "t",
+        (
+            mysql_rows.Column("a", "int", nullable=True),
+            mysql_rows.Column("b", "text", nullable=False),
+            mysql_rows.Column("c", "text", nullable=True),
+        ),
     )
-    try:
-        statement = f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE t".encode()
-        with pytest.raises(mysql_rows.LoadRefused, match="other than the copy's own stream"):
-            mysql_rows.load_local(conn, statement, mysql_rows.new_file_name(), [b"ours\n"])
-        name = mysql_rows.new_file_name()
-        rows, warnings = mysql_rows.load_local(
-            conn, f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE t".encode(), name, [b"ours\n"]
+    nulls: list[tuple[int, int]] = []
+    row = b"\x0210" + b"\xfb" + b"\x02hi" + b"\x00"
+
+    values = mysql_rows._without_nulls(row, 3, 4, nulls, table)
+
+    assert values == b"\x02hi\x00"
+    assert nulls == [(4, 0)]
+
+
+def test_batches_go_as_a_few_executes_of_prepared_sizes(
+    mysql_source: Database, mysql_target: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement holds a power of two rows (here at most 8): 1000 rows with NULLs spread over
+    them go as executes of 8, 4, 2 and 1 rows, and come back exact."""
+    monkeypatch.setattr(mysql_rows, "MAX_PARAMS", 8 * 3)
+    with as_owner(mysql_source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE many (id int PRIMARY KEY, a text NULL, b int NULL)")
+        cur.execute(
+            "INSERT INTO many SELECT seq, IF(seq % 7 = 0, NULL, REPEAT('x', seq % 50)),"
+            " IF(seq % 5 = 0, NULL, seq) FROM seq_1_to_1003"
         )
-        conn.commit()
-        assert (rows, warnings) == (1, 0)
-        with conn.cursor() as cur:
-            cur.execute("SELECT a FROM t")
-            assert cur.fetchall() == (("ours",),)
-    finally:
-        conn.close()
+
+    report = copy_database(mysql_source.url, mysql_target.url)
+
+    assert report.row_counts["many"] == 1003
+    sums_of = "COUNT(*), SUM(a IS NULL), SUM(b IS NULL), SUM(CRC32(CONCAT_WS(',', id, a, b)))"
+    with _mysql_admin() as admin, admin.cursor() as cur:
+        sums = []
+        for database in (mysql_source, mysql_target):
+            cur.execute(f"SELECT {sums_of} FROM `{database.name}`.many")  # noqa: S608
+            sums.append(cur.fetchone())
+    assert sums[0] == sums[1]
+
+
+def test_a_row_larger_than_the_targets_packets_is_a_clear_error(mysql_target: Database) -> None:
+    table = mysql_rows.RowTable("t", (mysql_rows.Column("a", "text", nullable=False),))
+    with as_owner(mysql_target) as conn:
+        conn.query("CREATE TABLE t (a longtext)")
+        inserter = mysql_rows.Inserter(conn, max_packet=1000)
+        batch = mysql_rows.Batch(0, [b"\xfc\xd0\x07" + b"x" * 2000])
+
+        with pytest.raises(mysql_rows.RowsRefused, match="max_allowed_packet"):
+            inserter.insert(table, batch)
 
 
 def test_pymysql_never_answers_a_file_request_by_itself(mysql_target: Database) -> None:
-    """A LOCAL request in answer to an ordinary statement fails the session: PyMySQL's own
-    handler, which opens files, is off on the copy's sessions."""
+    """No session of the copy offers LOAD DATA LOCAL, and a file request in answer to a
+    statement fails it: PyMySQL's own handler, which opens files, is off."""
     url = checked(parse_url(mysql_target.url), allow_private=True)
-    conn = connect(url, load_local=True)
+    conn = connect(url)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE t (a text)")
@@ -202,15 +228,14 @@ def test_a_load_that_changes_values_fails_the_copy(
 ) -> None:
     """A value the target cannot take as it came (here: a target column made too narrow behind
     the copy's back) is a failure with the server's warning, never a silent truncation."""
-    original = mysql_rows.RowTable.load
+    original = mysql_rows.read_tables
 
-    def narrowing(self: mysql_rows.RowTable, file_name: str) -> bytes:
-        if self.name == "posts":
-            with _mysql_admin(mysql_target.name) as admin, admin.cursor() as cur:
-                cur.execute("ALTER TABLE posts MODIFY title varchar(3) NOT NULL")
-        return original(self, file_name)
+    def narrowing(*args: Any, **kwargs: Any) -> list[mysql_rows.RowTable]:
+        with _mysql_admin(mysql_target.name) as admin, admin.cursor() as cur:
+            cur.execute("ALTER TABLE posts MODIFY title varchar(3) NOT NULL")
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(mysql_rows.RowTable, "load", narrowing)
+    monkeypatch.setattr(mysql_rows, "read_tables", narrowing)
     with pytest.raises(CopyError, match="changed values on the way"):
         copy_database(mysql_source.url, mysql_target.url, attempts=1)
 
@@ -232,7 +257,7 @@ def test_with_the_reload_privilege_several_readers_share_one_snapshot(
         with _mysql_admin() as admin, admin.cursor() as cur:
             cur.execute(f"REVOKE RELOAD ON *.* FROM '{mysql_source.user}'@'%'")
 
-    assert "reading the rows with 2 client(s) in one snapshot" in caplog.text
+    assert "reading the rows with 2 session(s) in one snapshot" in caplog.text
     assert rows(mysql_target) == rows(mysql_source)
 
 
@@ -242,7 +267,7 @@ def test_without_the_reload_privilege_one_reader_reads_every_table(
     with caplog.at_level("INFO", logger="staging.dbcopy"):
         copy_database(mysql_source.url, mysql_target.url, attempts=1)
 
-    assert "reading the rows with 1 client(s) in one snapshot" in caplog.text
+    assert "reading the rows with 1 session(s) in one snapshot" in caplog.text
 
 
 def test_a_reader_that_does_not_start_releases_the_sources_commits(
@@ -250,7 +275,7 @@ def test_a_reader_that_does_not_start_releases_the_sources_commits(
 ) -> None:
     """Commits on production wait for the readers' snapshots, but never for a reader that hangs:
     after the connect timeout the lock's session is killed and the attempt fails."""
-    monkeypatch.setattr(MysqlEngine, "_reader_command", lambda self, options: ["sleep", "60"])
+    monkeypatch.setattr(MysqlEngine, "_snapshot", lambda self, conn: conn.query("SELECT SLEEP(60)"))
     with _mysql_admin() as admin, admin.cursor() as cur:
         cur.execute(f"GRANT RELOAD ON *.* TO '{mysql_source.user}'@'%'")
     try:
