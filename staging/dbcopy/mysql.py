@@ -307,7 +307,7 @@ class MysqlEngine:
                 defer_keys=deferred,
             )
             attempt.enter("data")
-            # The rows the target confirmed loading, per table (LOAD DATA path only).
+            # The rows the target confirmed storing, per table (prepared-insert path only).
             loaded: dict[str, int] | None = None
             # Tables whose secondary keys were built while later tables loaded.
             built: set[str] = set()
@@ -797,7 +797,10 @@ class MysqlEngine:
         completed = False
         try:
             with attempt.cancelling(kill_all):
-                readers = self._start_readers(min(self.jobs, len(tables)))
+                try:
+                    readers = self._start_readers(min(self.jobs, len(tables)))
+                except pymysql.Error as exc:
+                    raise self._error(exc, "starting the snapshot") from None
                 reading += [int(conn.thread_id()) for conn in readers]  # type: ignore[no-untyped-call]
                 streams = mysql_rows.streams(tables, len(readers))
                 threads = [

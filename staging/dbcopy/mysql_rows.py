@@ -217,12 +217,12 @@ def read_rows(
     width = len(table.columns)
     limit = table.rows_per_statement
     flags = table.nullable
-    none_null = b"0" * flags
+    # The flags' column: one length byte (fewer than 251 nullable columns), then a 0 or a 1
+    # per nullable column.
+    none_null = bytes([flags]) + b"0" * flags if flags < 251 else None
     batch = Batch(number)
     for row in rows:
-        # The flags' column: one length byte (fewer than 251 nullable columns), then a 0 or a
-        # 1 per nullable column.
-        if flags < 251 and row[0] == flags and row[1 : 1 + flags] == none_null:
+        if row[: 1 + flags] == none_null:
             values = row[1 + flags :]
         else:
             values = _without_nulls(row, width, batch.rows, batch.nulls, table)
@@ -275,6 +275,8 @@ def _without_nulls(
     row: bytes, width: int, row_number: int, nulls: list[tuple[int, int]], table: RowTable
 ) -> bytes:
     """A row's values without its NULLs (which are recorded in ``nulls``)."""
+    if not row:
+        raise RowsRefused(f"an empty row of {table.name}")
     pos = _skip_value(row, 0)
     kept: list[bytes] = []
     for column in range(width):
@@ -285,6 +287,8 @@ def _without_nulls(
             pos += 1
             continue
         end = _skip_value(row, pos)
+        if end > len(row):
+            raise RowsRefused(f"a value of {table.name} runs past the end of its row")
         kept.append(row[pos:end])
         pos = end
     if pos != len(row):

@@ -173,6 +173,18 @@ def test_nulls_leave_the_values_and_go_to_the_bitmap() -> None:
     assert nulls == [(4, 0)]
 
 
+@pytest.mark.parametrize(
+    "row",
+    [b"", b"\x010\x05ab", b"\x010\x01a\x01b", b"\x010\xff"],
+    ids=["empty", "value-past-the-end", "extra-value", "bad-length"],
+)
+def test_a_row_out_of_protocol_is_refused(row: bytes) -> None:
+    table = mysql_rows.RowTable("t", (mysql_rows.Column("a", "text", nullable=True),))
+
+    with pytest.raises(mysql_rows.RowsRefused):
+        mysql_rows._without_nulls(row, 1, 0, [], table)
+
+
 def test_batches_go_as_a_few_executes_of_prepared_sizes(
     mysql_source: Database, mysql_target: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
