@@ -202,8 +202,7 @@ def read_rows(
     read_bytes: int = READ_BYTES,
 ) -> Iterator[Batch]:
     """Run ``table``'s select on ``conn`` (in its snapshot) and cut the rows into batches of
-    at most ``batch_bytes`` and ``table.rows_per_statement`` rows; ``number`` is the table's
-    in the batches."""
+    about ``batch_bytes``; ``number`` is the table's in the batches."""
     conn._execute_command(COMMAND.COM_QUERY, table.select().encode("utf-8"))  # type: ignore[attr-defined]
     header = conn._read_packet()  # type: ignore[no-untyped-call]  # an error packet raises
     if header.read_length_encoded_integer() != len(table.columns) + 1:
@@ -215,7 +214,6 @@ def read_rows(
         raise RowsRefused("the source's result has other columns than its select")
     rows = _row_payloads(conn._rfile, read_bytes)  # type: ignore[attr-defined]
     width = len(table.columns)
-    limit = table.rows_per_statement
     flags = table.nullable
     # The flags' column: one length byte (fewer than 251 nullable columns), then a 0 or a 1
     # per nullable column.
@@ -228,7 +226,7 @@ def read_rows(
             values = _without_nulls(row, width, batch.rows, batch.nulls, table)
         batch.values.append(values)
         batch.size += len(values)
-        if batch.rows >= limit or batch.size >= batch_bytes:
+        if batch.size >= batch_bytes:
             yield batch
             batch = Batch(number)
     if batch.values:
@@ -312,7 +310,12 @@ def _skip_value(row: bytes, pos: int) -> int:
 
 class Inserter:
     """One loader session's prepared statements: a statement per table for each power of two
-    rows up to the table's ``rows_per_statement``, so that any batch is a few executes."""
+    rows up to the table's ``rows_per_statement``, so that any batch is a few executes.
+
+    A batch's executes are sent one after the other and their answers read afterwards: one
+    round trip per batch, as through a TCP proxy each costs milliseconds (the caller commits
+    once it has checked the answers).
+    """
 
     def __init__(self, conn: pymysql.connections.Connection[Any], max_packet: int) -> None:
         self.conn = conn
@@ -321,18 +324,32 @@ class Inserter:
 
     def insert(self, table: RowTable, batch: Batch) -> tuple[int, int]:
         """Send ``batch``; (rows the server stored, warnings)."""
-        stored = warnings = 0
+        pieces: list[tuple[int, int]] = []
         done = 0
         while done < batch.rows:
-            count = 1 << ((batch.rows - done).bit_length() - 1)
-            rows, warned = self._execute(table, batch, done, count)
-            stored += rows
-            warnings += warned
+            count = min(table.rows_per_statement, 1 << ((batch.rows - done).bit_length() - 1))
+            pieces.append((done, count))
             done += count
+        heads = [self._prepared(batch.table, table, count) for _, count in pieces]
+        packets = [
+            self._send(table, batch, head, first, count)
+            for head, (first, count) in zip(heads, pieces, strict=True)
+        ]
+        stored = warnings = 0
+        for sent in packets:
+            # The answer's sequence number follows the request's packets (PyMySQL expects the
+            # one of the last request it wrote).
+            self.conn._next_seq_id = sent  # type: ignore[attr-defined]
+            reply = self.conn._read_packet()  # type: ignore[no-untyped-call]  # an error raises
+            if not reply.is_ok_packet():
+                raise RowsRefused("the target answered an insert out of protocol")
+            ok = OKPacketWrapper(reply)
+            stored += int(ok.affected_rows)
+            warnings += int(ok.warning_count)
         return stored, warnings
 
-    def _execute(self, table: RowTable, batch: Batch, first: int, count: int) -> tuple[int, int]:
-        head = self._prepared(batch.table, table, count)
+    def _send(self, table: RowTable, batch: Batch, head: bytes, first: int, count: int) -> int:
+        """Write one execute; the number of packets it took."""
         width = len(table.columns)
         params = count * width
         bitmap = bytearray((params + 7) // 8)
@@ -349,11 +366,7 @@ class Inserter:
             )
         payload = b"".join([head, bitmap, b"\x01", _BLOB * params, *values])
         self.conn._execute_command(COMMAND.COM_STMT_EXECUTE, payload)  # type: ignore[attr-defined]
-        reply = self.conn._read_packet()  # type: ignore[no-untyped-call]  # an error raises
-        if not reply.is_ok_packet():
-            raise RowsRefused("the target answered an insert out of protocol")
-        ok = OKPacketWrapper(reply)
-        return int(ok.affected_rows), int(ok.warning_count)
+        return (len(payload) + 1) // _WHOLE_PACKET + 1
 
     def _prepared(self, number: int, table: RowTable, count: int) -> bytes:
         """The start of an execute packet for ``count`` rows of ``table`` (its statement is

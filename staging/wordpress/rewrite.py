@@ -3,11 +3,9 @@
 Per table (like WP-CLI: only tables with a primary key, only ``*text``/``varchar`` columns,
 never primary keys, ``guid`` or ``user_pass``):
 
-0. one scan finds the rows whose text columns hold the needle, and tells which of them need
-   Python (below); everything after that addresses rows by primary key, so a table is read once;
 1. rows whose text columns hold the production host only in values that cannot be PHP-serialized,
-   and never directly followed by another host-name character, are rewritten by ``UPDATE``s of
-   nested ``REPLACE`` calls, the same ordered pairs that ``replace_in_value`` applies;
+   and never directly followed by another host-name character, are rewritten by one ``UPDATE``
+   of nested ``REPLACE`` calls, the same ordered pairs that ``replace_in_value`` applies;
 2. the other rows (some column starts like a serialized value and holds the host, or holds a
    URL search string followed by a name character, such as ``//shop.example.org`` next to
    ``//shop.example``, which plain ``REPLACE`` cannot tell apart) are read by primary key,
@@ -33,8 +31,6 @@ NEVER_REWRITTEN = frozenset({"guid", "user_pass"})
 # The first two characters of every value PHP's unserialize can accept.
 _SERIALIZED_HEADS = "('a:','O:','C:','s:','S:','i:','d:','b:','r:','R:','E:','N;')"
 _WRITE_BATCH = 500
-# Rows addressed by primary key in one statement.
-_KEY_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -142,7 +138,6 @@ def rewrite_table(
             python_params += [like, followed]
     likes = [like] * len(table.text_columns)
     table_sql = f"`{table.name}`"
-    key_list = ", ".join(quoted[k] for k in table.primary_key)
 
     assignments: list[str] = []
     params: list[str] = []
@@ -153,36 +148,16 @@ def rewrite_table(
             f"{quoted[column]}, {expression})"
         )
         params += expression_params
-    update = f"UPDATE {table_sql} SET {', '.join(assignments)} WHERE ({key_list}) IN "  # noqa: S608
+    update = (
+        f"UPDATE {table_sql} SET {', '.join(assignments)} "  # noqa: S608 - names checked
+        f"WHERE ({' OR '.join(contains)}) AND NOT ({' OR '.join(needs_python)})"
+    )
     with connection.cursor() as cursor:
-        # One scan finds the rows that hold the needle and which of them need Python; the
-        # rest of the work goes by primary key (a table is read once, not once per path).
-        cursor.execute(
-            f"SELECT {key_list}, {' OR '.join(needs_python)} FROM {table_sql} "  # noqa: S608
-            f"WHERE {' OR '.join(contains)}",
-            [*python_params, *likes],
+        changed = cursor.execute(update, [*params, *likes, *python_params])
+        changed += _rewrite_in_python(
+            cursor, table, quoted, pairs, needle, " OR ".join(needs_python), python_params
         )
-        found = list(cursor.fetchall())
-        width = len(table.primary_key)
-        changed = 0
-        for chunk in _chunks([row[:width] for row in found if not row[width]]):
-            changed += cursor.execute(update + _key_tuples(chunk, width), [*params, *_flat(chunk)])
-        python_keys = [row[:width] for row in found if row[width]]
-        changed += _rewrite_in_python(cursor, table, quoted, pairs, needle, python_keys)
     return changed
-
-
-def _chunks(rows: Sequence[tuple[object, ...]]) -> list[Sequence[tuple[object, ...]]]:
-    return [rows[start : start + _KEY_BATCH] for start in range(0, len(rows), _KEY_BATCH)]
-
-
-def _key_tuples(rows: Sequence[tuple[object, ...]], width: int) -> str:
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    return "(" + ", ".join([one] * len(rows)) + ")"
-
-
-def _flat(rows: Sequence[tuple[object, ...]]) -> list[object]:
-    return [value for row in rows for value in row]
 
 
 def _rewrite_in_python(
@@ -191,30 +166,27 @@ def _rewrite_in_python(
     quoted: dict[str, str],
     pairs: Sequence[tuple[str, str]],
     needle: str,
-    rows: Sequence[tuple[object, ...]],
+    condition: str,
+    condition_params: list[str],
 ) -> int:
-    """Rewrite the rows with these primary keys value by value."""
     keys = table.primary_key
     columns = table.text_columns
     selected = ", ".join(quoted[name] for name in [*keys, *columns])
-    key_list = ", ".join(quoted[k] for k in keys)
+    cursor.execute(
+        f"SELECT {selected} FROM `{table.name}` WHERE {condition}",  # noqa: S608 - names checked
+        condition_params,
+    )
     changed_rows: list[tuple[object, ...]] = []
-    for chunk in _chunks(rows):
-        cursor.execute(
-            f"SELECT {selected} FROM `{table.name}` "  # noqa: S608 - names checked
-            f"WHERE ({key_list}) IN {_key_tuples(chunk, len(keys))}",
-            _flat(chunk),
-        )
-        for row in cursor.fetchall():
-            key_values, values = row[: len(keys)], row[len(keys) :]
-            new_values = [
-                replace_in_value(value, pairs, host_boundaries=True)
-                if isinstance(value, str) and needle in value
-                else value
-                for value in values
-            ]
-            if new_values != list(values):
-                changed_rows.append((*key_values, *new_values))
+    for row in cursor.fetchall():
+        key_values, values = row[: len(keys)], row[len(keys) :]
+        new_values = [
+            replace_in_value(value, pairs, host_boundaries=True)
+            if isinstance(value, str) and needle in value
+            else value
+            for value in values
+        ]
+        if new_values != list(values):
+            changed_rows.append((*key_values, *new_values))
     if not changed_rows:
         return 0
     # One joined UPDATE instead of a round trip per row: on Railway's TCP proxy each round
