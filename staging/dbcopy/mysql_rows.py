@@ -36,6 +36,8 @@ from pymysql.protocol import OKPacketWrapper
 # describes every parameter in its answer) and the execute packets at a few hundred KB to MB.
 MAX_PARAMS = 8192
 READ_BYTES = 1 << 20
+# MySQL's and MariaDB's largest max_allowed_packet: no row of a real server is larger.
+MAX_ROW_BYTES = 1 << 30
 _WHOLE_PACKET = 0xFFFFFF  # a payload of this length goes on in the next packet
 _NULL = 0xFB
 _BLOB = b"\xfc\x00"  # MYSQL_TYPE_BLOB, the type every parameter is sent as (bytes as they are)
@@ -248,6 +250,8 @@ def _row_payloads(stream: Any, read_bytes: int) -> Iterator[bytes]:
             pos = start + length
             if length == _WHOLE_PACKET:
                 pieces.append(data[start:pos])
+                if len(pieces) * _WHOLE_PACKET > MAX_ROW_BYTES:
+                    raise RowsRefused("the source sent a row larger than any server allows")
                 continue
             if pieces:
                 pieces.append(data[start:pos])

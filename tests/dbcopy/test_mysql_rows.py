@@ -135,6 +135,16 @@ def test_a_row_of_16_mb_or_more_is_joined_from_its_packets() -> None:
     assert found == [big, b"\x00\x01x"]
 
 
+def test_a_row_larger_than_any_server_allows_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile source cannot make the worker hold an endless row: continuation packets past
+    the largest max_allowed_packet are refused."""
+    monkeypatch.setattr(mysql_rows, "MAX_ROW_BYTES", 0xFFFFFF)
+    whole = packet(b"x" * 0xFFFFFF)
+
+    with pytest.raises(mysql_rows.RowsRefused, match="larger than any server allows"):
+        list(mysql_rows._row_payloads(FakeStream(whole * 2 + packet(b""), 1 << 20), 1 << 20))
+
+
 @pytest.mark.parametrize(
     "data",
     [
